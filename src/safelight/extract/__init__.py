@@ -1,0 +1,106 @@
+"""Extraction: every selector an investigator pivots on, from one text, as Mentions.
+
+Each kind has its own module with one pure function; this module runs them all and settles
+overlaps (a phone's digits are not also an age or a price; an email's host is not a URL).
+"""
+
+from __future__ import annotations
+
+from safelight.extract.ages import find_ages
+from safelight.extract.emails import find_emails
+from safelight.extract.handles import find_handles
+from safelight.extract.names import find_names
+from safelight.extract.payments import find_payments
+from safelight.extract.phones import find_phones
+from safelight.extract.places import find_places, place_of_location
+from safelight.extract.prices import find_prices
+from safelight.extract.urls import find_urls
+from safelight.records import MENTION_KINDS, Ad, Mention
+
+__all__ = ["extract_ad", "extract_text", "place_of_ad", "to_json"]
+
+# Later kinds lose a span they share with an earlier one.
+_PRECEDENCE = ("phones", "emails", "payments", "handles", "urls", "prices", "ages", "places", "names")
+
+
+def extract_text(text: str, region: str = "US") -> dict[str, list[Mention]]:
+    """All mentions in a text, keyed by MENTION_KINDS, overlaps settled by precedence."""
+    found = {
+        "phones": find_phones(text, region),
+        "emails": find_emails(text),
+        "handles": find_handles(text),
+        "payments": find_payments(text),
+        "ages": find_ages(text),
+        "places": find_places(text),
+        "prices": find_prices(text),
+        "urls": find_urls(text),
+        "names": find_names(text),
+    }
+    taken: list[tuple[int, int]] = []
+    for kind in _PRECEDENCE:
+        kept = []
+        for m in found[kind]:
+            if any(m.start < end and start < m.end for start, end in taken):
+                continue
+            kept.append(m)
+        found[kind] = kept
+        taken.extend((m.start, m.end) for m in kept)
+    return {kind: found[kind] for kind in MENTION_KINDS}
+
+
+def extract_ad(ad: Ad, region: str = "US") -> list[Mention]:
+    """All mentions of an ad: its text, then its structured fields (spans -1: not in the text)."""
+    by_kind = extract_text(ad.text, region)
+    out = [m for kind in MENTION_KINDS for m in by_kind[kind]]
+    seen = {(m.kind, str(m.value)) for m in out}
+    for field, value in ad.structured.items():
+        if value in (None, ""):
+            continue
+        for m in _structured(field, str(value), region):
+            if (m.kind, str(m.value)) not in seen:
+                seen.add((m.kind, str(m.value)))
+                out.append(m)
+    return out
+
+
+def _structured(field: str, value: str, region: str) -> list[Mention]:
+    finders = {
+        "phone": lambda v: find_phones(v, region),
+        "email": find_emails,
+        "age": find_ages,
+        "name": find_names,
+    }
+    if field == "age" and value.strip().isdigit():
+        return [Mention("age", int(value.strip()), value, -1, -1, detail={"field": field})]
+    if field == "name" and value.strip():
+        name = value.strip()[:80]
+        return [Mention("name", name, value, -1, -1, detail={"field": field})]
+    finder = finders.get(field)
+    if finder is None:
+        return []
+    out = []
+    for m in finder(value):
+        m.start = m.end = -1
+        m.detail = {**m.detail, "field": field}
+        out.append(m)
+    return out
+
+
+def place_of_ad(ad: Ad, mentions: list[Mention]) -> str | None:
+    """The posting place: the location field when it names one, else the first place in text."""
+    if ad.location:
+        m = place_of_location(ad.location)
+        if m is not None:
+            return str(m.value)
+    for m in mentions:
+        if m.kind == "place":
+            return str(m.value)
+    return None
+
+
+def to_json(ad_id: str, by_kind: dict[str, list[Mention]]) -> dict[str, object]:
+    """The `safelight extract` line for one ad."""
+    out: dict[str, object] = {"id": ad_id}
+    for kind in MENTION_KINDS:
+        out[kind] = [m.to_json() for m in by_kind.get(kind, [])]
+    return out

@@ -1,0 +1,102 @@
+"""The tables, in SQLAlchemy Core so the same definitions serve SQLite and PostgreSQL.
+
+Times are ISO 8601 UTC strings ("2026-03-01T14:00:00Z"): they sort as text, compare the same
+on both backends and survive JSON exports unchanged. JSON columns hold plain JSON text.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ads = sa.Table(
+    "ads",
+    metadata,
+    sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(240), nullable=False, unique=True),
+    sa.Column("site", sa.String(200), nullable=False, server_default=""),
+    sa.Column("url", sa.Text, nullable=False, server_default=""),
+    sa.Column("posted_at", sa.String(25)),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("html", sa.Text),
+    sa.Column("location", sa.Text, nullable=False, server_default=""),
+    sa.Column("place", sa.String(120)),  # normalised "City, ST" of the posting
+    sa.Column("images", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("structured", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("extra", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("raw_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", sa.Text, nullable=False, server_default=""),
+    sa.Column("source_line", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ingested_at", sa.String(25), nullable=False),
+    sa.Column("score", sa.Float, nullable=False, server_default="0"),
+    sa.Column("registry_version", sa.String(40)),
+)
+sa.Index("ix_ads_site_posted", ads.c.site, ads.c.posted_at)
+sa.Index("ix_ads_place_posted", ads.c.place, ads.c.posted_at)
+sa.Index("ix_ads_posted", ads.c.posted_at)
+
+mentions = sa.Table(
+    "mentions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("value", sa.String(400), nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("start", sa.Integer, nullable=False),
+    sa.Column("end", sa.Integer, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False, server_default="1"),
+    sa.Column("obfuscated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
+)
+sa.Index("ix_mentions_kind_value", mentions.c.kind, mentions.c.value, mentions.c.ad_pk)
+sa.Index("ix_mentions_ad", mentions.c.ad_pk)
+
+hits = sa.Table(
+    "hits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("indicator", sa.String(80), nullable=False),
+    sa.Column("category", sa.String(40), nullable=False),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("matched", sa.Text, nullable=False),
+    sa.Column("start", sa.Integer, nullable=False),
+    sa.Column("end", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(200), nullable=False, server_default=""),
+)
+sa.Index("ix_hits_ad", hits.c.ad_pk)
+sa.Index("ix_hits_indicator", hits.c.indicator)
+
+rejects = sa.Table(
+    "rejects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("excerpt", sa.Text, nullable=False, server_default=""),
+    sa.Column("raw_sha256", sa.String(64), nullable=False, server_default=""),
+    sa.Column("created_at", sa.String(25), nullable=False),
+    sa.UniqueConstraint("source", "line", name="uq_rejects_source_line"),
+)
+
+ingest_checkpoints = sa.Table(
+    "ingest_checkpoints",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("records_done", sa.Integer, nullable=False),
+    sa.Column("complete", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", sa.String(25), nullable=False),
+)
+
+# Key/value facts about this database (generated secret key, registry version in force...).
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,387 @@
+"""The storage interface: one class over SQLAlchemy Core for SQLite and PostgreSQL.
+
+Dialect differences live in `fts.py` (full text) and `db.py` (connection set-up); everything
+else is portable SQL with bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from safelight.records import ProcessedAd, Reject
+from safelight.store import db, fts
+from safelight.store.schema import ads, hits, ingest_checkpoints, mentions, meta, rejects
+
+_IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    stored_pks: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    source: str
+    fingerprint: str
+    records_done: int
+    complete: bool
+
+
+class Store:
+    """A Safelight database. Open with `Store.open(url_or_path)`; it migrates on open."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Store:
+        engine = db.make_engine(url)
+        if migrate:
+            db.migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def add_batch(
+        self,
+        items: Sequence[ProcessedAd],
+        reject_rows: Sequence[Reject] = (),
+        checkpoint: Checkpoint | None = None,
+    ) -> BatchResult:
+        """Store a batch in one transaction: ads new by content hash, their mentions and hits,
+        the rejects, and the checkpoint that says how far the source has been read.
+
+        All or nothing, so a crash leaves the database at the previous checkpoint."""
+        result = BatchResult()
+        now = utcnow()
+        with self.engine.begin() as conn:
+            fresh = self._new_items(conn, items)
+            result.duplicates = len(items) - len(fresh)
+            if fresh:
+                pks = self._insert_ads(conn, fresh, now)
+                self._insert_children(conn, fresh, pks)
+                result.stored = len(fresh)
+                result.stored_pks = pks
+            if reject_rows:
+                result.rejected = self._insert_rejects(conn, reject_rows, now)
+            if checkpoint is not None:
+                self._save_checkpoint(conn, checkpoint, now)
+        return result
+
+    def _new_items(self, conn: sa.Connection, items: Sequence[ProcessedAd]) -> list[ProcessedAd]:
+        """Drop items whose content hash is already stored (or repeats in the batch), and give
+        a changed re-post of a stored id a distinct id, so neither version is lost."""
+        by_sha: dict[str, ProcessedAd] = {}
+        for item in items:
+            by_sha.setdefault(item.ad.raw_sha256, item)
+        shas = list(by_sha)
+        for chunk in _chunks(shas):
+            for (sha,) in conn.execute(sa.select(ads.c.raw_sha256).where(ads.c.raw_sha256.in_(chunk))):
+                by_sha.pop(sha, None)
+        fresh = list(by_sha.values())
+        ids = [item.ad.id for item in fresh]
+        taken: set[str] = set()
+        for chunk in _chunks(ids):
+            taken.update(conn.scalars(sa.select(ads.c.id).where(ads.c.id.in_(chunk))))
+        for item in fresh:
+            if item.ad.id in taken:
+                item.ad.extra.setdefault("original_id", item.ad.id)
+                item.ad.id = f"{item.ad.id}#{item.ad.raw_sha256[:12]}"
+            taken.add(item.ad.id)
+        return fresh
+
+    def _insert_ads(self, conn: sa.Connection, items: Sequence[ProcessedAd], now: str) -> list[int]:
+        rows = []
+        for item in items:
+            ad = item.ad
+            rows.append(
+                {
+                    "id": ad.id,
+                    "site": ad.site,
+                    "url": ad.url,
+                    "posted_at": ad.posted_at,
+                    "title": ad.title,
+                    "body": ad.body,
+                    "html": ad.html,
+                    "location": ad.location,
+                    "place": item.place,
+                    "images": _dumps([_image_json(im) for im in ad.images]),
+                    "structured": _dumps(ad.structured),
+                    "extra": _dumps(ad.extra),
+                    "raw_sha256": ad.raw_sha256,
+                    "source": ad.source,
+                    "source_line": ad.source_line,
+                    "ingested_at": now,
+                    "score": item.score,
+                    "registry_version": item.registry_version,
+                }
+            )
+        stmt = sa.insert(ads).returning(ads.c.pk, sort_by_parameter_order=True)
+        return list(conn.scalars(stmt, rows))
+
+    def _insert_children(self, conn: sa.Connection, items: Sequence[ProcessedAd], pks: list[int]) -> None:
+        mention_rows = []
+        hit_rows = []
+        for pk, item in zip(pks, items, strict=True):
+            for m in item.mentions:
+                mention_rows.append(
+                    {
+                        "ad_pk": pk,
+                        "kind": m.kind,
+                        "value": str(m.value)[:400],
+                        "raw": m.raw,
+                        "start": m.start,
+                        "end": m.end,
+                        "confidence": m.confidence,
+                        "obfuscated": m.obfuscated,
+                        "detail": _dumps(m.detail),
+                    }
+                )
+            for h in item.hits:
+                hit_rows.append(
+                    {
+                        "ad_pk": pk,
+                        "indicator": h.indicator,
+                        "category": h.category,
+                        "weight": h.weight,
+                        "matched": h.matched,
+                        "start": h.start,
+                        "end": h.end,
+                        "source": h.source,
+                    }
+                )
+        if mention_rows:
+            conn.execute(sa.insert(mentions), mention_rows)
+        if hit_rows:
+            conn.execute(sa.insert(hits), hit_rows)
+
+    def _insert_rejects(self, conn: sa.Connection, rows: Sequence[Reject], now: str) -> int:
+        """Insert rejects not seen before (same source and line): re-runs add none."""
+        keys = {(r.source, r.line): r for r in rows}
+        existing: set[tuple[str, int]] = set()
+        sources = sorted({r.source for r in rows})
+        for source in sources:
+            lines = [line for (src, line) in keys if src == source]
+            for chunk in _chunks(lines):
+                q = sa.select(rejects.c.line).where(rejects.c.source == source, rejects.c.line.in_(chunk))
+                existing.update((source, line) for line in conn.scalars(q))
+        new = [
+            {
+                "source": r.source,
+                "line": r.line,
+                "reason": r.reason,
+                "excerpt": r.excerpt[:500],
+                "raw_sha256": r.raw_sha256,
+                "created_at": now,
+            }
+            for key, r in keys.items()
+            if key not in existing
+        ]
+        if new:
+            conn.execute(sa.insert(rejects), new)
+        return len(rows)
+
+    def _save_checkpoint(self, conn: sa.Connection, cp: Checkpoint, now: str) -> None:
+        values = {
+            "fingerprint": cp.fingerprint,
+            "records_done": cp.records_done,
+            "complete": cp.complete,
+            "updated_at": now,
+        }
+        updated = conn.execute(
+            sa.update(ingest_checkpoints).where(ingest_checkpoints.c.source == cp.source).values(**values)
+        )
+        if updated.rowcount == 0:
+            conn.execute(sa.insert(ingest_checkpoints).values(source=cp.source, **values))
+
+    def checkpoint(self, source: str) -> Checkpoint | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(ingest_checkpoints).where(ingest_checkpoints.c.source == source)
+            ).first()
+        if row is None:
+            return None
+        return Checkpoint(row.source, row.fingerprint, row.records_done, bool(row.complete))
+
+    # ---- meta ----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(meta.c.value).where(meta.c.key == key))
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(sa.insert(meta).values(key=key, value=value))
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def count(self, table: str = "ads") -> int:
+        tables = {"ads": ads, "mentions": mentions, "hits": hits, "rejects": rejects}
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(tables[table])) or 0)
+
+    def list_rejects(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(rejects).order_by(rejects.c.id).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def get_ad(self, ad_id: str) -> dict[str, Any] | None:
+        """One ad with its mentions and hits, as plain JSON-ready data."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(ads).where(ads.c.id == ad_id)).first()
+            if row is None:
+                return None
+            ad = _ad_json(row._mapping)
+            pk = row.pk
+            ad["mentions"] = [
+                {**_drop(dict(m._mapping), "id", "ad_pk"), "detail": json.loads(m.detail)}
+                for m in conn.execute(
+                    sa.select(mentions).where(mentions.c.ad_pk == pk).order_by(mentions.c.start)
+                )
+            ]
+            ad["hits"] = [
+                _drop(dict(h._mapping), "id", "ad_pk")
+                for h in conn.execute(sa.select(hits).where(hits.c.ad_pk == pk).order_by(hits.c.start))
+            ]
+        return ad
+
+    def ads_by_pk(self, conn: sa.Connection, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
+        cols = [ads.c.pk, ads.c.id, ads.c.site, ads.c.url, ads.c.posted_at, ads.c.title,
+                ads.c.location, ads.c.place, ads.c.score]
+        out: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks(list(pks)):
+            for row in conn.execute(sa.select(*cols).where(ads.c.pk.in_(chunk))):
+                out[row.pk] = dict(row._mapping)
+        return out
+
+    def find_mentions(self, pairs: Sequence[tuple[str, str]], limit: int = 1000) -> dict[str, Any]:
+        """Every ad carrying any of the (kind, value) selectors, with where and when it was seen.
+
+        This is the pivot an analyst makes from a tip: the values are already normalised, so an
+        ad that disguised the number is found like one that wrote it plainly."""
+        if not pairs:
+            return {"ads": [], "count": 0, "sites": [], "places": [], "first_seen": None, "last_seen": None}
+        cond = sa.or_(*[sa.and_(mentions.c.kind == k, mentions.c.value == v) for k, v in pairs])
+        q = (
+            sa.select(
+                ads.c.id, ads.c.site, ads.c.url, ads.c.posted_at, ads.c.title, ads.c.place,
+                ads.c.location, ads.c.score, mentions.c.kind, mentions.c.value, mentions.c.raw,
+                mentions.c.obfuscated,
+            )
+            .join(ads, ads.c.pk == mentions.c.ad_pk)
+            .where(cond)
+            .order_by(ads.c.posted_at.desc(), ads.c.id)
+        )
+        by_ad: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(q):
+                entry = by_ad.get(r.id)
+                if entry is None:
+                    if len(by_ad) >= limit:
+                        continue
+                    entry = by_ad[r.id] = {
+                        "id": r.id, "site": r.site, "url": r.url, "posted_at": r.posted_at,
+                        "title": r.title, "place": r.place or r.location, "score": r.score,
+                        "matches": [],
+                    }
+                entry["matches"].append(
+                    {"kind": r.kind, "value": r.value, "raw": r.raw, "obfuscated": bool(r.obfuscated)}
+                )
+        found = list(by_ad.values())
+        dates = sorted(a["posted_at"] for a in found if a["posted_at"])
+        return {
+            "ads": found,
+            "count": len(found),
+            "sites": sorted({a["site"] for a in found if a["site"]}),
+            "places": sorted({a["place"] for a in found if a["place"]}),
+            "first_seen": dates[0] if dates else None,
+            "last_seen": dates[-1] if dates else None,
+        }
+
+    def search(
+        self,
+        query: str,
+        *,
+        site: str | None = None,
+        place: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Full-text search, best first, each hit with a highlighted snippet."""
+        words = fts.query_words(query)
+        if not words:
+            return []
+        where, params = [], {"match": fts.match_param(self.dialect, words)}
+        if site:
+            where.append("a.site = :site")
+            params["site"] = site
+        if place:
+            where.append("a.place = :place")
+            params["place"] = place
+        if date_from:
+            where.append("a.posted_at >= :date_from")
+            params["date_from"] = date_from
+        if date_to:
+            where.append("a.posted_at <= :date_to")
+            params["date_to"] = date_to + ("T23:59:59Z" if len(date_to) == 10 else "")
+        sql = fts.search_statement(self.dialect, words, where, max(1, min(limit, 500)))
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.text(sql), params).all()
+            meta_rows = self.ads_by_pk(conn, [r.pk for r in found])
+        out = []
+        for r in found:
+            ad = meta_rows[r.pk]
+            ad.pop("pk")
+            ad["snippet"] = r.snippet
+            ad["rank"] = float(r.rank)
+            out.append(ad)
+        return out
+
+
+def _drop(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    for k in keys:
+        d.pop(k, None)
+    return d
+
+
+def _image_json(im: Any) -> dict[str, Any]:
+    return {k: v for k, v in (("url", im.url), ("path", im.path), ("sha256", im.sha256),
+                              ("pdq", im.pdq), ("quality", im.quality)) if v not in ("", None)}
+
+
+def _ad_json(row: Any) -> dict[str, Any]:
+    ad = dict(row)
+    ad.pop("tsv", None)
+    ad.pop("pk", None)
+    for key in ("images", "structured", "extra"):
+        ad[key] = json.loads(ad[key])
+    return ad
