@@ -11,7 +11,7 @@ from safelight.extract import extract_ad, place_of_ad
 from safelight.ingest.normalise import normalise
 from safelight.ingest.sources import RawRecord
 from safelight.link.template import text_signature
-from safelight.records import Ad, ProcessedAd, Reject
+from safelight.records import Ad, Mention, ProcessedAd, Reject
 from safelight.score.ad_score import score_ad
 from safelight.settings import Settings
 
@@ -29,6 +29,17 @@ class StageConfig:
         return cls(s.region, s.max_body_chars, s.max_record_bytes)
 
 
+def photo_mentions(ad: Ad) -> list[Mention]:
+    """Each photo as a selector: its exact SHA-256 and its PDQ hash (near matches: link.photos)."""
+    out = []
+    for im in ad.images:
+        for prefix, value in (("sha256", im.sha256), ("pdq", im.pdq)):
+            if value:
+                out.append(Mention("photo", f"{prefix}:{value.lower()}", im.url or im.path, -1, -1,
+                                   detail={"field": "images"}))
+    return out
+
+
 def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
     mentions = extract_ad(ad, cfg.region)
     by_kind: dict[str, list] = {}
@@ -37,7 +48,7 @@ def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
     scored = score_ad(ad.text, by_kind)
     return ProcessedAd(
         ad=ad,
-        mentions=mentions,
+        mentions=mentions + photo_mentions(ad),
         hits=scored.hits,
         score=scored.score,
         registry_version=scored.registry_version,

@@ -100,3 +100,80 @@ meta = sa.Table(
     sa.Column("key", sa.String(80), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# ---- linking (migration 0002) ----------------------------------------------------------------
+
+# The per-ad text signature computed at ingest (MinHash of the masked template).
+ad_features = sa.Table(
+    "ad_features",
+    metadata,
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("sig", sa.LargeBinary, nullable=False),
+    sa.Column("ntokens", sa.Integer, nullable=False),
+)
+
+# Which template each ad joined: its leader (the first ad of the template) and the similarity.
+ad_templates = sa.Table(
+    "ad_templates",
+    metadata,
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("leader_pk", sa.Integer, nullable=False),
+    sa.Column("similarity", sa.Float, nullable=False),
+)
+sa.Index("ix_ad_templates_leader", ad_templates.c.leader_pk)
+
+template_bands = sa.Table(
+    "template_bands",
+    metadata,
+    sa.Column("band_key", sa.BigInteger, nullable=False),
+    sa.Column("leader_pk", sa.Integer, nullable=False),
+)
+sa.Index("ix_template_bands_key", template_bands.c.band_key)
+
+# Ad-to-ad evidence that is not a shared selector value (near-identical photos).
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ad_a", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("ad_b", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False, server_default="{}"),
+)
+sa.Index("ix_links_a", links.c.ad_a)
+sa.Index("ix_links_b", links.c.ad_b)
+
+# Selector values and whether they are hubs (shown, never merged).
+selectors = sa.Table(
+    "selectors",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(400), primary_key=True),
+    sa.Column("n_ads", sa.Integer, nullable=False),
+    sa.Column("groups", sa.Integer, nullable=False),
+    sa.Column("hub", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+ad_networks = sa.Table(
+    "ad_networks",
+    metadata,
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), primary_key=True),
+    sa.Column("network_id", sa.String(24), nullable=False),
+)
+sa.Index("ix_ad_networks_network", ad_networks.c.network_id)
+
+networks = sa.Table(
+    "networks",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("first_seen", sa.String(25)),
+    sa.Column("last_seen", sa.String(25)),
+    sa.Column("places", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("sites", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("score", sa.Float, nullable=False, server_default="0"),
+    sa.Column("reasons", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("updated_at", sa.String(25), nullable=False),
+)
+sa.Index("ix_networks_size", networks.c.size)
+sa.Index("ix_networks_score", networks.c.score)

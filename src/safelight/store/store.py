@@ -16,7 +16,15 @@ import sqlalchemy as sa
 
 from safelight.records import ProcessedAd, Reject
 from safelight.store import db, fts
-from safelight.store.schema import ads, hits, ingest_checkpoints, mentions, meta, rejects
+from safelight.store.schema import (
+    ad_features,
+    ads,
+    hits,
+    ingest_checkpoints,
+    mentions,
+    meta,
+    rejects,
+)
 
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 
@@ -149,7 +157,11 @@ class Store:
     def _insert_children(self, conn: sa.Connection, items: Sequence[ProcessedAd], pks: list[int]) -> None:
         mention_rows = []
         hit_rows = []
+        feature_rows = []
         for pk, item in zip(pks, items, strict=True):
+            sig = item.features.get("signature")
+            if sig:
+                feature_rows.append({"ad_pk": pk, "sig": sig["sig"], "ntokens": sig["ntokens"]})
             for m in item.mentions:
                 mention_rows.append(
                     {
@@ -181,6 +193,8 @@ class Store:
             conn.execute(sa.insert(mentions), mention_rows)
         if hit_rows:
             conn.execute(sa.insert(hits), hit_rows)
+        if feature_rows:
+            conn.execute(sa.insert(ad_features), feature_rows)
 
     def _insert_rejects(self, conn: sa.Connection, rows: Sequence[Reject], now: str) -> int:
         """Insert rejects not seen before (same source and line): re-runs add none."""

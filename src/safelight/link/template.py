@@ -1,0 +1,106 @@
+"""Text templates: what stays when the parts that change between copies are masked.
+
+One operation posts one text with the names, numbers, prices and places swapped. Masking the
+spans the extractors found (and every number) leaves the template; a MinHash signature of its
+word 3-shingles estimates the Jaccard similarity of two templates in constant time.
+
+The MinHash is vectorised numpy (crc32 word hashes, affine permutations) rather than
+datasketch's MinHash: measured on this machine, datasketch took 145–250 µs per ad and this
+takes about 30 µs, which matters at 5,000 ads/s. LSH banding follows the usual b×r scheme.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from safelight.records import Mention
+
+NUM_PERM = 64
+BANDS = 16
+ROWS = NUM_PERM // BANDS  # P(candidate) = 1-(1-J^4)^16: 0.5 at J≈0.47, 0.98 at J=0.7
+SHINGLE = 3
+_SEED = 20261123
+
+_rng = np.random.default_rng(_SEED)
+# Multiply-shift hashing (Dietzfelbinger): ((a·x + b) mod 2**64) >> 32 with random odd 64-bit a.
+_A = _rng.integers(0, 2**64 - 1, size=NUM_PERM, dtype=np.uint64, endpoint=True) | np.uint64(1)
+_B = _rng.integers(0, 2**64 - 1, size=NUM_PERM, dtype=np.uint64, endpoint=True)
+_M1 = np.uint64(0x9E3779B1)
+_M2 = np.uint64(0x85EBCA77)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
+
+_WORD = re.compile(r"[^\W\d_]+|\d+|⟨\w+⟩", re.UNICODE)
+SLOT_OF_KIND = {
+    "phone": "⟨phone⟩",
+    "email": "⟨email⟩",
+    "handle": "⟨handle⟩",
+    "payment": "⟨payment⟩",
+    "url": "⟨url⟩",
+    "age": "⟨age⟩",
+    "place": "⟨place⟩",
+    "price": "⟨price⟩",
+    "name": "⟨name⟩",
+}
+
+
+def masked_text(text: str, mentions: Sequence[Mention]) -> str:
+    """The text with every extracted span replaced by its slot, e.g. "ask for ⟨name⟩"."""
+    spans = sorted((m.start, m.end, m.kind) for m in mentions if 0 <= m.start < m.end)
+    out: list[str] = []
+    pos = 0
+    for start, end, kind in spans:
+        if start < pos:
+            continue
+        out.append(text[pos:start])
+        out.append(f" {SLOT_OF_KIND.get(kind, '⟨x⟩')} ")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def template_tokens(text: str, mentions: Sequence[Mention]) -> list[str]:
+    """Lower-case words of the masked text; numbers become '#' so counts and sizes don't matter."""
+    words = _WORD.findall(masked_text(text, mentions).lower())
+    return ["#" if w[0].isdigit() else w for w in words]
+
+
+def signature(tokens: Sequence[str]) -> np.ndarray | None:
+    """MinHash (64 × uint32) of the word 3-shingles, or None when there are too few words."""
+    if len(tokens) < SHINGLE:
+        return None
+    h = np.fromiter(map(zlib.crc32, "\x1f".join(tokens).encode().split(b"\x1f")), dtype=np.uint64,
+                    count=len(tokens))
+    sh = (h[:-2] * _M1 + h[1:-1] * _M2 + h[2:]) & _MASK32
+    # uint64 arithmetic wraps modulo 2**64, which is what multiply-shift wants.
+    return ((sh[:, None] * _A + _B) >> _SHIFT).min(axis=0).astype(np.uint32)
+
+
+def text_signature(text: str, mentions: Sequence[Mention]) -> dict[str, object] | None:
+    """The linking feature of one ad: its signature bytes and template length in words."""
+    tokens = template_tokens(text, mentions)
+    sig = signature(tokens)
+    if sig is None:
+        return None
+    return {"sig": sig.tobytes(), "ntokens": len(tokens)}
+
+
+def band_keys(sig: np.ndarray) -> list[int]:
+    """One 63-bit key per band: ads sharing any key are candidates for the same template."""
+    rows = sig.reshape(BANDS, ROWS).astype(np.uint64)
+    keys = []
+    for band in range(BANDS):
+        r = rows[band]
+        k = (int(r[0]) * 0x9E3779B97F4A7C15 ^ int(r[1]) * 0xC2B2AE3D27D4EB4F
+             ^ int(r[2]) * 0x165667B19E3779F9 ^ int(r[3]) ^ band << 56)
+        keys.append(k & 0x7FFFFFFFFFFFFFFF)
+    return keys
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity of two templates' shingle sets."""
+    return float(np.count_nonzero(a == b)) / NUM_PERM
