@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import random
 
-import pytest
-
 from safelight.link.incremental import link_new, rebuild
 from safelight.link.networks import get_network, list_networks, network_of_ad
 from safelight.link.template import text_signature
@@ -36,13 +34,6 @@ def _ad(ad_id: str, text: str, phones: tuple[str, ...] = (), when: str = "2026-0
 
 def _random_text(rng: random.Random, n: int = 30) -> str:
     return " ".join(rng.choice(WORDS) + str(rng.randint(0, 9)) * 0 + rng.choice("bcdfg") for _ in range(n))
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(str(tmp_path / "link.db"))
-    yield s
-    s.close()
 
 
 SETTINGS = Settings(db="unused", hub_min_groups=4, template_threshold=0.6, template_min_tokens=12)
@@ -133,9 +124,9 @@ def _corpus(rng: random.Random) -> list[ProcessedAd]:
     return items
 
 
-def test_incremental_equals_rebuild_and_survives_restart(tmp_path):
+def test_incremental_equals_rebuild_and_survives_restart(db_url):
     items = _corpus(random.Random(11))
-    url = str(tmp_path / "inc.db")
+    url = db_url
     store = Store.open(url)
     ids_after: list[set[str]] = []
     for part in (items[:15], items[15:30], items[30:]):

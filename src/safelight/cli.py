@@ -74,16 +74,28 @@ def _ingest(p: argparse.ArgumentParser) -> Handler:
         try:
             summary = ingest_paths(args.paths, store, settings, force=args.force,
                                    progress=False if (args.no_progress or args.json) else None,
-                                   on_batch=_linker(settings))
+                                   on_batch=_after_batch(settings))
         except FileNotFoundError as exc:
             print(f"safelight ingest: {exc}", file=sys.stderr)
             return 2
+        from dataclasses import asdict
+
+        from safelight.link.incremental import link_new
+
+        # Linking once per run is incremental (only ads past the link watermark) and also
+        # catches up on ads a killed run stored but did not link.
+        from safelight.triage.queue import refresh_scores
+
+        linked = asdict(link_new(store, settings))
+        linked["networks_scored"] = refresh_scores(store)
         if args.json:
-            emit(summary.to_json())
+            emit({**summary.to_json(), "link": linked})
         else:
             s = summary
             print(f"read {s.read}, stored {s.stored}, duplicates {s.duplicates}, "
                   f"rejected {s.rejected} in {s.seconds:.1f}s")
+            print(f"linked {linked['new_ads']} new ads: {linked['networks_changed']} networks "
+                  f"updated, {linked['hubs']} hub selectors held apart")
             if s.rejected:
                 print("see `safelight rejects` for the reasons")
         return 0
@@ -91,14 +103,15 @@ def _ingest(p: argparse.ArgumentParser) -> Handler:
     return run
 
 
-def _linker(settings: Settings) -> Callable[[Any, list[int]], None] | None:
+def _after_batch(settings: Settings) -> Callable[[Any, list[int]], None] | None:
+    """Watches are checked on every stored batch, so alerts come while a long ingest runs."""
     try:
-        from safelight.link.incremental import link_new
-    except ImportError:
+        from safelight.cases.watches import check_new_ads
+    except ImportError:  # the cases package is optional for the core commands
         return None
 
     def on_batch(store: Any, pks: list[int]) -> None:
-        link_new(store, settings)
+        check_new_ads(store, pks, settings)
 
     return on_batch
 

@@ -17,8 +17,11 @@ def _link(p: argparse.ArgumentParser) -> Handler:
         from dataclasses import asdict
 
         from safelight.link.incremental import rebuild
+        from safelight.triage.queue import refresh_scores
 
-        summary = asdict(rebuild(open_store(args), settings_from(args)))
+        store = open_store(args)
+        summary = asdict(rebuild(store, settings_from(args)))
+        summary["networks_scored"] = refresh_scores(store)
         if args.json:
             emit(summary)
         else:
@@ -80,6 +83,89 @@ def _network(p: argparse.ArgumentParser) -> Handler:
             print(f"  {ad['id']}  {ad['posted_at'] or '-'}  {ad['place'] or '-'}")
             for reason in ad["why"]:
                 print(f"      - {reason}")
+        return 0
+
+    return run
+
+
+@command("triage", "the ranked review queue: networks and unlinked ads, best first")
+def _triage(p: argparse.ArgumentParser) -> Handler:
+    _db_arg(p)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--status", choices=("new", "reviewing", "escalated", "dismissed"))
+    p.add_argument("--place", help='only items posted in this place, e.g. "Houston, TX"')
+    p.add_argument("--min-size", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="a JSON list, best first")
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.triage.queue import triage
+
+        items = triage(open_store(args), limit=args.limit, status=args.status, place=args.place,
+                       min_size=args.min_size)
+        if args.json:
+            emit(items)
+            return 0
+        for rank, it in enumerate(items, 1):
+            print(f"{rank:>3}. {it['network']:<10} score {it['score']:.2f}  {it['size']} ads  "
+                  f"{', '.join(it['places'][:3]) or '-'}  last seen {it['last_seen'] or '-'}  [{it['status']}]")
+            for reason in it["reasons"][:3]:
+                print(f"       - {reason}")
+        return 0
+
+    return run
+
+
+@command("status", "mark a triage item reviewing, escalated or dismissed, with a reason")
+def _status(p: argparse.ArgumentParser) -> Handler:
+    p.add_argument("item", help="network id")
+    p.add_argument("status", choices=("new", "reviewing", "escalated", "dismissed"))
+    p.add_argument("--reason", default="")
+    p.add_argument("--user", default=None, help="who decides (default: $USER)")
+    _db_arg(p)
+
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        from safelight.triage.queue import set_status
+
+        try:
+            emit(set_status(open_store(args), args.item, args.status, args.reason,
+                            args.user or os.environ.get("USER", "cli")))
+        except (KeyError, ValueError) as exc:
+            print(f"safelight status: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return run
+
+
+@command("explain", "the full working behind an ad's or a network's score")
+def _explain(p: argparse.ArgumentParser) -> Handler:
+    p.add_argument("id", help="an ad id or a network id")
+    _db_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.triage.explain import explain
+
+        result = explain(open_store(args), args.id)
+        if result is None:
+            print(f"no ad or network {args.id}", file=sys.stderr)
+            return 1
+        if args.json:
+            emit(result)
+            return 0
+        print(f"{result['kind']} {result['id']}: score {result['score']:.3f} "
+              f"(registry {result['registry_version']})")
+        if result["kind"] == "ad":
+            for h in result["hits"]:
+                print(f"  + {h['category']:<20} {h['weight']:.2f}  \"{h['matched']}\" at {h['start']}-{h['end']}"
+                      f"  [{h['indicator']}; source {h['source']}]")
+            for key, cite in result["sources"].items():
+                print(f"  source {key}: {cite}")
+        else:
+            for r in result["reasons"]:
+                print(f"  {'+' if r['weight'] > 0 else ' '} {r['weight']:.3f}  {r['text']}")
         return 0
 
     return run

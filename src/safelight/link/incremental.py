@@ -400,6 +400,7 @@ def _write_summaries(conn: sa.Connection, root: dict[int, int]) -> None:
                 "places": json.dumps(sorted({facts[p][1] for p in pks if facts[p][1]})),
                 "sites": json.dumps(sorted({facts[p][2] for p in pks if facts[p][2]})),
                 "updated_at": now,
+                "max_ad_pk": max(pks),
             }
         )
     for chunk in _chunks(rows, 2000):

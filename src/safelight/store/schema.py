@@ -174,6 +174,37 @@ networks = sa.Table(
     sa.Column("score", sa.Float, nullable=False, server_default="0"),
     sa.Column("reasons", sa.Text, nullable=False, server_default="[]"),
     sa.Column("updated_at", sa.String(25), nullable=False),
+    sa.Column("scored_at", sa.String(25)),
+    sa.Column("max_ad_pk", sa.Integer, nullable=False, server_default="0"),
 )
 sa.Index("ix_networks_size", networks.c.size)
 sa.Index("ix_networks_score", networks.c.score)
+
+# ---- triage (migration 0004) ---------------------------------------------------------------
+
+# The analyst's current decision per queue item, and every decision ever made (the judgement
+# table: reversible, never destroys data). Items are network ids; an unlinked ad is a network
+# of one.
+triage_status = sa.Table(
+    "triage_status",
+    metadata,
+    sa.Column("item", sa.String(24), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # reviewing, escalated, dismissed
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("user", sa.String(80), nullable=False),
+    sa.Column("at", sa.String(25), nullable=False),
+    sa.Column("max_ad_pk", sa.Integer, nullable=False),  # newest ad when decided
+)
+
+triage_history = sa.Table(
+    "triage_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item", sa.String(24), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("user", sa.String(80), nullable=False),
+    sa.Column("at", sa.String(25), nullable=False),
+    sa.Column("features", sa.Text, nullable=False, server_default="{}"),  # for the learned model
+)
+sa.Index("ix_triage_history_item", triage_history.c.item)

@@ -72,6 +72,8 @@ def upgrade() -> None:
         sa.Column("score", sa.Float, nullable=False, server_default="0"),
         sa.Column("reasons", sa.Text, nullable=False, server_default="[]"),
         sa.Column("updated_at", sa.String(25), nullable=False),
+        sa.Column("scored_at", sa.String(25)),
+        sa.Column("max_ad_pk", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_index("ix_networks_size", "networks", ["size"])
     op.create_index("ix_networks_score", "networks", ["score"])

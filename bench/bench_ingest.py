@@ -1,0 +1,79 @@
+"""Ingest + extract + index of N generated ads, then lookup and search latency on the result.
+
+Targets (issue 2, 2-core machine): ≥ 5,000 ads/s end to end, peak memory < 1 GB whatever the
+input size, lookup p95 < 20 ms, search p95 < 100 ms.
+
+    python bench/bench_ingest.py --ads 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+from _common import ensure_corpus, peak_rss_mb, percentiles, report, timed
+
+from safelight.extract.query import selectors_for_query
+from safelight.ingest.pipeline import ingest_paths
+from safelight.settings import Settings
+from safelight.store import Store
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ads", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--queries", type=int, default=300)
+    args = ap.parse_args()
+
+    corpus = ensure_corpus(args.ads)
+    db = corpus / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        (corpus / f"bench.db{suffix}").unlink(missing_ok=True)
+    settings = Settings.from_env(db=str(db), workers=args.workers)
+    store = Store.open(str(db))
+    t = time.perf_counter()
+    summary = ingest_paths([corpus / "ads.jsonl"], store, settings, progress=False)
+    ingest_s = time.perf_counter() - t
+    figures = {
+        "ads": args.ads,
+        "stored": summary.stored,
+        "rejected": summary.rejected,
+        "ingest_seconds": round(ingest_s, 1),
+        "ads_per_second": round(summary.read / ingest_s),
+        "peak_rss_mb_main": round(peak_rss_mb()),
+        "peak_rss_mb_worker": round(peak_rss_mb(children=True)),
+        "db_size_mb": round(db.stat().st_size / 2**20),
+    }
+
+    rng = random.Random(7)
+    truth = []
+    with (corpus / "truth.jsonl").open() as f:
+        for line in f:
+            row = json.loads(line)
+            if row["phones"]:
+                truth.append(row["phones"][0])
+            if len(truth) >= 20000:
+                break
+    phones = rng.sample(truth, min(args.queries, len(truth)))
+    lookups = []
+    for phone in phones:
+        spoken = f"{phone[2:5]} {phone[5:8]} {phone[8:]}"  # typed by the analyst, plain digits
+        ms, _ = timed(lambda s=spoken: store.find_mentions(selectors_for_query(s)))
+        lookups.append(ms)
+    words = ["sweet", "discreet", "visiting", "new", "friendly", "houston", "weekend", "special",
+             "available", "professional", "appointment", "downtown"]
+    searches = []
+    for _ in range(args.queries):
+        q = " ".join(rng.sample(words, rng.choice((1, 2))))
+        ms, _ = timed(lambda q=q: store.search(q, limit=20))
+        searches.append(ms)
+    figures["lookup_ms"] = percentiles(lookups)
+    figures["search_ms"] = percentiles(searches)
+    report("ingest", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The triage queue: networks (an unlinked ad is a network of one) ranked for review.
+
+Analysts mark items reviewing / escalated / dismissed with a reason. A dismissed item leaves
+the queue until a new ad arrives in it. Every decision is kept in the judgement history with
+the facts it was made on, which is what the optional learned model trains from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+
+from safelight.score.network_score import score_network
+from safelight.score.registry import load_registry
+from safelight.store.schema import ad_networks, ads, networks, triage_history, triage_status
+from safelight.store.store import Store, utcnow
+from safelight.triage.facts import network_facts, unscored_networks
+
+STATUSES = ("new", "reviewing", "escalated", "dismissed")
+_CHUNK = 400
+
+
+def refresh_scores(store: Store, now: str | None = None) -> int:
+    """Score every network changed since it was last scored; returns how many."""
+    now = now or utcnow()
+    registry = load_registry()
+    done = 0
+    with store.engine.begin() as conn:
+        ids = unscored_networks(conn)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            facts = network_facts(conn, chunk, now)
+            for nid, f in facts.items():
+                result = score_network(f, registry)
+                reasons = [{"text": r.text, "weight": r.weight, "evidence": r.evidence} for r in result.reasons]
+                conn.execute(
+                    sa.update(networks)
+                    .where(networks.c.id == nid)
+                    .values(score=result.score, reasons=json.dumps(reasons, default=str), scored_at=now)
+                )
+                done += 1
+    return done
+
+
+def triage(
+    store: Store,
+    limit: int = 50,
+    include_dismissed: bool = False,
+    status: str | None = None,
+    place: str | None = None,
+    min_size: int = 1,
+) -> list[dict[str, Any]]:
+    """The queue, best first: each item with its score, top reasons, places and last seen."""
+    refresh_scores(store)
+    q = (
+        sa.select(networks, triage_status.c.status, triage_status.c.reason.label("status_reason"),
+                  triage_status.c.user, triage_status.c.max_ad_pk.label("decided_at_pk"))
+        .outerjoin(triage_status, triage_status.c.item == networks.c.id)
+        .where(networks.c.size >= min_size)
+        .order_by(networks.c.score.desc(), networks.c.size.desc(), networks.c.id)
+    )
+    if status:
+        q = q.where(triage_status.c.status == status) if status != "new" else q.where(
+            triage_status.c.status.is_(None))
+    if place:
+        q = q.where(networks.c.places.like(f'%"{place}"%'))
+    items: list[dict[str, Any]] = []
+    with store.engine.connect() as conn:
+        for row in conn.execute(q.limit(limit * 4 + 50)):
+            current = row.status or "new"
+            if current == "dismissed" and not include_dismissed and status != "dismissed":
+                if row.max_ad_pk <= (row.decided_at_pk or 0):
+                    continue
+                current = "new"  # new ads arrived since the dismissal: back in the queue
+            reasons = json.loads(row.reasons)
+            items.append({
+                "item": row.id,
+                "network": row.id,
+                "size": row.size,
+                "score": round(row.score, 4),
+                "reasons": [r["text"] for r in reasons if r["weight"] > 0][:5],
+                "context": [r["text"] for r in reasons if r["weight"] <= 0][:3],
+                "places": json.loads(row.places),
+                "sites": json.loads(row.sites),
+                "first_seen": row.first_seen,
+                "last_seen": row.last_seen,
+                "status": current,
+                "status_reason": row.status_reason,
+            })
+            if len(items) >= limit:
+                break
+        _attach_ads(conn, items)
+    return items
+
+
+def _attach_ads(conn: sa.Connection, items: list[dict[str, Any]]) -> None:
+    ids = [it["network"] for it in items]
+    found: dict[str, list[str]] = defaultdict(list)
+    for i in range(0, len(ids), _CHUNK):
+        q = (
+            sa.select(ad_networks.c.network_id, ads.c.id)
+            .join(ads, ads.c.pk == ad_networks.c.ad_pk)
+            .where(ad_networks.c.network_id.in_(ids[i : i + _CHUNK]))
+            .order_by(ads.c.pk)
+        )
+        for nid, ad_id in conn.execute(q):
+            found[nid].append(ad_id)
+    for it in items:
+        it["ads"] = found.get(it["network"], [])
+
+
+def set_status(store: Store, item_id: str, status: str, reason: str, user: str) -> dict[str, Any]:
+    """Record an analyst's decision; the previous ones stay in the history."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    if status in ("dismissed", "escalated") and not reason.strip():
+        raise ValueError(f"a reason is required to mark an item {status}")
+    now = utcnow()
+    with store.engine.begin() as conn:
+        row = conn.execute(sa.select(networks.c.max_ad_pk).where(networks.c.id == item_id)).first()
+        if row is None:
+            raise KeyError(f"no triage item {item_id}")
+        facts = network_facts(conn, [item_id], now).get(item_id)
+        features = _features(facts) if facts else {}
+        conn.execute(sa.insert(triage_history).values(
+            item=item_id, status=status, reason=reason, user=user, at=now,
+            features=json.dumps(features, default=str)))
+        conn.execute(sa.delete(triage_status).where(triage_status.c.item == item_id))
+        if status != "new":
+            conn.execute(sa.insert(triage_status).values(
+                item=item_id, status=status, reason=reason, user=user, at=now, max_ad_pk=row.max_ad_pk))
+    return {"item": item_id, "status": status, "reason": reason, "user": user, "at": now}
+
+
+def history(store: Store, item_id: str | None = None) -> list[dict[str, Any]]:
+    q = sa.select(triage_history).order_by(triage_history.c.id)
+    if item_id:
+        q = q.where(triage_history.c.item == item_id)
+    with store.engine.connect() as conn:
+        return [{**dict(r._mapping), "features": json.loads(r.features)} for r in conn.execute(q)]
+
+
+def _features(facts: Any) -> dict[str, Any]:
+    """The facts as plain JSON, hits reduced to their categories (what a model can learn from)."""
+    data = asdict(facts)
+    data["hit_categories"] = sorted({h["category"] for hs in data.pop("ad_hits") for h in hs})
+    data.pop("ad_scores", None)
+    return data

@@ -1,0 +1,97 @@
+"""The storage interface on both backends: dedupe, rejects, checkpoints, search, pivots, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+
+from safelight.records import Ad, Mention, ProcessedAd, Reject
+from safelight.store import Checkpoint, Store
+from safelight.store import db as store_db
+from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
+
+
+def _item(ad_id: str, body: str, *, site: str = "listings-a.example", place: str = "Houston, TX",
+          when: str = "2026-03-01T10:00:00Z", mentions: list[Mention] | None = None) -> ProcessedAd:
+    sha = hashlib.sha256(f"{ad_id}|{body}".encode()).hexdigest()
+    ad = Ad(id=ad_id, title="Sweet company", body=body, site=site, posted_at=when, location=place,
+            raw_sha256=sha)
+    return ProcessedAd(ad=ad, mentions=mentions or [], place=place, score=0.2)
+
+
+def test_dedupe_by_content_hash(store: Store) -> None:
+    first = store.add_batch([_item("a1", "hello there"), _item("a2", "another one")])
+    assert (first.stored, first.duplicates) == (2, 0)
+    again = store.add_batch([_item("a1", "hello there"), _item("a2", "another one")])
+    assert (again.stored, again.duplicates) == (0, 2)
+    assert store.count() == 2
+
+
+def test_changed_repost_of_same_id_keeps_both_versions(store: Store) -> None:
+    store.add_batch([_item("a1", "first version")])
+    store.add_batch([_item("a1", "edited version")])
+    assert store.count() == 2
+    original = store.get_ad("a1")
+    assert original is not None and original["body"] == "first version"
+
+
+def test_rejects_are_idempotent(store: Store) -> None:
+    rows = [Reject("in.jsonl", 3, "invalid JSON"), Reject("in.jsonl", 9, "no title or body")]
+    store.add_batch([], rows)
+    store.add_batch([], rows)
+    assert store.count("rejects") == 2
+    assert [r["reason"] for r in store.list_rejects()] == ["invalid JSON", "no title or body"]
+
+
+def test_checkpoint_saved_with_batch(store: Store) -> None:
+    store.add_batch([_item("a1", "x y z")], checkpoint=Checkpoint("src", "fp", 1, False))
+    store.add_batch([], checkpoint=Checkpoint("src", "fp", 5, True))
+    cp = store.checkpoint("src")
+    assert cp is not None and (cp.records_done, cp.complete) == (5, True)
+
+
+def test_search_highlights_and_filters(store: Store) -> None:
+    store.add_batch([
+        _item("h1", "discreet visiting downtown this weekend", place="Houston, TX", when="2026-03-01T00:00:00Z"),
+        _item("d1", "discreet visiting uptown", site="cityboard.example", place="Dallas, TX",
+              when="2026-05-01T00:00:00Z"),
+        _item("x1", "nothing relevant here"),
+    ])
+    hits = store.search("discreet visiting")
+    assert {h["id"] for h in hits} == {"h1", "d1"}
+    assert all(HIGHLIGHT_OPEN in h["snippet"] and HIGHLIGHT_CLOSE in h["snippet"] for h in hits)
+    assert [h["id"] for h in store.search("discreet", place="Dallas, TX")] == ["d1"]
+    assert [h["id"] for h in store.search("discreet", site="listings-a.example")] == ["h1"]
+    assert [h["id"] for h in store.search("discreet", date_from="2026-04-01")] == ["d1"]
+    assert [h["id"] for h in store.search("discreet", date_to="2026-03-01")] == ["h1"]
+
+
+def test_search_never_fails_on_operator_text(store: Store) -> None:
+    store.add_batch([_item("a", "plain words")])
+    for q in ['"unbalanced', "AND OR NOT", "col:umn", "*", "-", "NEAR(", "'; DROP TABLE ads; --"]:
+        assert isinstance(store.search(q), list)
+
+
+def test_find_mentions_pivots_on_normalised_value(store: Store) -> None:
+    phone = "+17135550142"
+    store.add_batch([
+        _item("p1", "call 713-555-0142", mentions=[Mention("phone", phone, "713-555-0142", 5, 17)]),
+        _item("p2", "seven one three 555 o142", place="Dallas, TX", when="2026-06-01T00:00:00Z",
+              mentions=[Mention("phone", phone, "seven one three 555 o142", 0, 24, obfuscated=True)]),
+        _item("p3", "other", mentions=[Mention("phone", "+12815550199", "281-555-0199", 0, 12)]),
+    ])
+    found = store.find_mentions([("phone", phone)])
+    assert {a["id"] for a in found["ads"]} == {"p1", "p2"}
+    assert found["places"] == ["Dallas, TX", "Houston, TX"]
+    assert found["first_seen"] == "2026-03-01T10:00:00Z" and found["last_seen"] == "2026-06-01T00:00:00Z"
+    assert any(m["obfuscated"] for a in found["ads"] for m in a["matches"])
+
+
+def test_migrations_down_and_up(db_url: str) -> None:
+    engine = store_db.make_engine(db_url)
+    store_db.migrate(engine)
+    assert store_db.current_revision(engine) == store_db.head_revision()
+    store_db.downgrade(engine, "base")
+    assert store_db.current_revision(engine) is None
+    store_db.migrate(engine)
+    assert store_db.current_revision(engine) == store_db.head_revision()
+    engine.dispose()
