@@ -169,3 +169,53 @@ def _explain(p: argparse.ArgumentParser) -> Handler:
         return 0
 
     return run
+
+
+@command("demo", "generate ads, ingest, link, score and serve the app on the embedded default")
+def _demo(p: argparse.ArgumentParser) -> Handler:
+    p.add_argument("--dir", default="demo", help="where the corpus and the database go")
+    p.add_argument("--ads", type=int, default=20000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-serve", action="store_true", help="stop after ingest, link and score")
+
+    def run(args: argparse.Namespace) -> int:
+        from dataclasses import asdict
+        from pathlib import Path
+
+        from safelight.generate import write_corpus
+        from safelight.ingest.pipeline import ingest_paths
+        from safelight.link.incremental import link_new
+        from safelight.settings import Settings
+        from safelight.store import Store
+        from safelight.triage.queue import refresh_scores, triage
+
+        base = Path(args.dir)
+        corpus = base / f"corpus-{args.ads}-{args.seed}"
+        if not (corpus / "ads.jsonl").exists():
+            print(f"generating {args.ads} ads into {corpus} ...")
+            write_corpus(corpus, args.ads, seed=args.seed)
+        db = str((base / "safelight.db").resolve())
+        settings = Settings.from_env(db=db)
+        store = Store.open(db)
+        print("ingesting (extract, score, store) ...")
+        summary = ingest_paths([corpus / "ads.jsonl"], store, settings)
+        print(f"  read {summary.read}, stored {summary.stored}, duplicates {summary.duplicates}, "
+              f"rejected {summary.rejected} in {summary.seconds:.1f}s")
+        linked = asdict(link_new(store, settings))
+        print(f"linked: {linked['networks_changed']} networks updated, {linked['hubs']} hubs held apart")
+        print(f"scored {refresh_scores(store)} networks; top of the queue:")
+        for it in triage(store, limit=5, min_size=2):
+            print(f"  {it['network']:<10} {it['score']:.2f}  {it['size']} ads  {'; '.join(it['reasons'][:2])}")
+        if args.no_serve:
+            return 0
+        from safelight.web.demo import ensure_demo_user, serve
+
+        name, password = ensure_demo_user(store)
+        print(f"\nSafelight is running at http://{args.host}:{args.port}/  (login: {name} / {password})")
+        print("Press Ctrl-C to stop.")
+        serve(settings, host=args.host, port=args.port)
+        return 0
+
+    return run
