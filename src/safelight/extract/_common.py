@@ -1,0 +1,123 @@
+"""What the extractors share: their data files, and cheap text views for fast pre-checks.
+
+Data files live in `safelight/data/extract/`, carry a `source` note and are read once per
+process, lazily, never from the network. The text helpers let each extractor skip its regexes
+when the words they look for are absent: most ads are short and most extractors find nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from safelight.records import Mention
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "extract"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads "no", "on", "off", "yes" as booleans; word lists need them as words."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf"))
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """The parsed data file `name` (cached: the files never change while running)."""
+    with (DATA_DIR / name).open(encoding="utf-8") as fh:
+        data = yaml.load(fh, Loader=_Loader)
+    if not isinstance(data, dict) or "source" not in data:
+        raise ValueError(f"{name}: a data file must be a mapping with a 'source' note")
+    return data
+
+
+@cache
+def words(name: str, key: str) -> frozenset[str]:
+    """A word list from a data file as a lower-case set, for membership tests."""
+    items = load(name).get(key) or ()
+    if isinstance(items, str):  # long lists are kept as one whitespace-separated block
+        items = items.split()
+    return frozenset(str(w).lower() for w in items)
+
+
+def lowered(text: str) -> str:
+    """`text` in lower case with every character at the same offset (so spans still fit).
+
+    Only "İ" grows when lower-cased; it is kept as it is rather than shift the offsets.
+    """
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+_SEPARATORS = '!"#$%&()*+,./:;<=>?@[\\]^`{|}~-\t\n\r\x0b\x0c–—“”‘«»…'
+_TO_SPACE = str.maketrans(dict.fromkeys(_SEPARATORS, " ") | {"’": "'"})
+_ASCII_SEPARATORS = "".join(c for c in _SEPARATORS if c.isascii()).encode()
+_ASCII_TO_SPACE = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
+
+
+@lru_cache(maxsize=16)
+def word_set(low: str) -> frozenset[str]:
+    """The words of a lower-cased text (split on spaces and punctuation), for pre-checks.
+
+    Memoised for the few most recent texts, since every extractor asks about the same ad.
+    """
+    if low.isascii():
+        return frozenset(low.encode().translate(_ASCII_TO_SPACE).decode().split())
+    return frozenset(low.translate(_TO_SPACE).split())
+
+
+def standalone(low: str, word: str) -> Iterator[int]:
+    """Start offsets of `word` in `low` with no letter, digit or "_" touching either end."""
+    n = len(word)
+    i = low.find(word)
+    while i >= 0:
+        j = i + n
+        if (i == 0 or not (low[i - 1].isalnum() or low[i - 1] == "_")) and (
+            j >= len(low) or not (low[j].isalnum() or low[j] == "_")
+        ):
+            yield i
+        i = low.find(word, i + 1)
+
+
+def add_free(kept: list[Mention], new: Iterable[Mention]) -> list[Mention]:
+    """`kept` plus each of `new` that overlaps nothing in `kept`, sorted by start.
+
+    `kept` must be sorted and free of partial overlaps (identical spans are fine). One
+    merging pass, so a text with thousands of mentions stays linear rather than quadratic.
+    """
+    accepted: list[Mention] = []
+    j = 0
+    for m in sorted(new, key=_start):
+        while j < len(kept) and kept[j].end <= m.start:
+            j += 1
+        if j < len(kept) and kept[j].start < m.end:
+            continue
+        accepted.append(m)
+    if not accepted:
+        return kept
+    return sorted([*kept, *accepted], key=_start)
+
+
+def own_free(found: Iterable[Mention]) -> list[Mention]:
+    """One finder's mentions in text order, each dropped if it overlaps an earlier one."""
+    kept: list[Mention] = []
+    for m in sorted(found, key=_start):
+        if not kept or m.start >= kept[-1].end:
+            kept.append(m)
+    return kept
+
+
+def _start(m: Mention) -> int:
+    return m.start

@@ -1,0 +1,130 @@
+"""Names a poster goes by ("ask for Jasmine", "my name is Jade", "– Jade xoxo").
+
+Working names recur across a network's ads and cities; with phones and photos they help an
+analyst see that two ads are the same person. Only capitalised words that are not common
+English words count, so "I'm New" or "call me Now" stay out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from safelight.extract._common import add_free, load, lowered, standalone, word_set, words
+from safelight.records import Mention
+
+# A name: a letter, then letters, apostrophes or inner hyphens ("Mary-Jane", "D'Asia").
+_NAME = r"(?P<name>[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_])|-(?=[^\W\d_])){1,19}+)(?![\w'’-])"
+_STRONG = frozenset(
+    {
+        "ask for",
+        "asking for",
+        "my name is",
+        "my name's",
+        "name is",
+        "name's",
+        "call me",
+        "they call me",
+        "known as",
+        "aka",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    cue_re: re.Pattern[str]
+    signoff_re: re.Pattern[str]
+    stop: frozenset[str]
+    cues: tuple[tuple[str, tuple[str, ...]], ...]  # (first word, spellings) of each cue
+    tails: tuple[str, ...]
+
+
+def _phrase(cue: str) -> str:
+    parts = [re.escape(p).replace("'", "['’]") for p in cue.split()]
+    return r"[ \t]+".join(parts)
+
+
+@cache
+def _tables() -> _Tables:
+    data = load("names.yaml")
+    cues = sorted({c.lower() for c in data["cues"]}, key=len, reverse=True)
+    cue_alt = "|".join(_phrase(c) for c in cues)
+    cue_re = re.compile(rf"(?P<cue>(?i:{cue_alt}))[ \t]*[,:\-–]?[ \t]+{_NAME}")
+    tails = "|".join(re.escape(t) for t in data["signoff_tails"])
+    signoff_re = re.compile(rf"[-–—~]{{1,2}}[ \t]*{_NAME}[ \t]*(?i:{tails})(?![\w])")
+    spelled = tuple((c.split()[0], (c, c.replace("'", "’")) if "'" in c else (c,)) for c in cues)
+    return _Tables(
+        cue_re,
+        signoff_re,
+        words("names.yaml", "common_words"),
+        spelled,
+        tuple(str(t).lower() for t in data["signoff_tails"]),
+    )
+
+
+def _accept(name: str, stop: frozenset[str]) -> bool:
+    """A capitalised (or all-caps) word that is not a common English word."""
+    if not name[0].isupper() or name.lower() in stop:
+        return False
+    rest = name[1:]
+    return rest.islower() or rest.isupper() or "-" in rest or "'" in rest or "’" in rest
+
+
+def _norm(name: str) -> str:
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _signoffs(text: str, t: _Tables) -> list[re.Match[str]]:
+    """ "– Jade xoxo": a dash at the start of a line or after a sentence, a name, a kiss."""
+    found = []
+    for dash in "-–—~":
+        i = text.find(dash)
+        while i >= 0:
+            if i == 0 or text[i - 1].isspace() or text[i - 1] in ".!":
+                m = t.signoff_re.match(text, i)
+                if m is not None:
+                    found.append(m)
+                    i = m.end()
+            i = text.find(dash, i + 1)
+    return found
+
+
+def find_names(text: str) -> list[Mention]:
+    """Every name the poster gives, value capitalised ("JADE" -> "Jade")."""
+    t = _tables()
+    low = lowered(text)
+    here = word_set(low)
+    starts = {
+        i
+        for first, spellings in t.cues
+        if first in here
+        for spelling in spellings
+        for i in standalone(low, spelling)
+    }
+    out: list[Mention] = []
+    for i in sorted(starts):
+        m = t.cue_re.match(text, i)
+        if m is None or (out and i < out[-1].end):
+            continue
+        name = m.group("name")
+        if not _accept(name, t.stop):
+            continue
+        cue = re.sub(r"\s+", " ", m.group("cue").lower().replace("’", "'"))
+        conf = 0.9 if cue in _STRONG else 0.7
+        if name.isupper() and len(name) > 1:
+            conf -= 0.1
+        start, end = m.span("name")
+        out.append(Mention("name", _norm(name), name, start, end, conf, detail={"cue": cue}))
+    if any(tail in low for tail in t.tails):
+        signed = []
+        for m in _signoffs(text, t):
+            name = m.group("name")
+            if _accept(name, t.stop):
+                start, end = m.span("name")
+                signed.append(
+                    Mention("name", _norm(name), name, start, end, 0.6, detail={"cue": "signoff"})
+                )
+        out = add_free(out, signed)
+    return out

@@ -1,0 +1,308 @@
+"""Text folding and one-pass matching for the indicator registry.
+
+Why its own module: ads dodge keyword lists with case, accents, look-alike characters
+("fr3sh", "y0ung"), letters spaced or dotted apart ("y o u n g", "n.e.w"), repeated letters
+and zero-width characters. Matching runs on a folded copy of the text that keeps a map back
+to the original offsets, so every hit still reports the ORIGINAL text and span. Patterns are
+compiled once into a phrase trie (one regex pass per ad), plus the emoji and the few regexes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+WORD = "a-z0-9"  # the folded alphabet that word boundaries look at
+_GAP = f"[^{WORD}]{{0,3}}"  # what may stand between the words of a phrase
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One registry pattern: a phrase, a regex (on folded text) or an emoji."""
+
+    kind: str  # phrase, regex or emoji
+    value: str
+    # For a regex: folded substrings of which one must occur for the regex to be run at all
+    # (a cheap test that spares scanning most ads).
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Folded:
+    """A folded copy of a text; offsets[i] is the original index of folded character i."""
+
+    text: str
+    offsets: list[int] | None  # None: identity (nothing was removed or expanded)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of folded [start, end)."""
+        if self.offsets is None:
+            return start, end
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+class Folder:
+    """Folds text the same way for patterns and ads, keeping an offset map back."""
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        self.ignorable = frozenset(cfg.get("ignorable", ()))
+        self.lookalikes = {str(k): str(v) for k, v in cfg.get("lookalikes", {}).items()}
+        self.confusables = {str(k): str(v) for k, v in cfg.get("confusables", {}).items()}
+        self.equivalent = [set(group) for group in cfg.get("equivalent_letters", ())]
+        seps = re.escape(str(cfg.get("letter_separators", " .")))
+        single = "[a-z0-9" + re.escape("".join(self.lookalikes)) + "]"
+        # Three or more lone characters separated by separators: "y o u n g", "n.e.w". The
+        # regex starts on the separator after the first lone character, because a regex that
+        # opens with a character class is scanned fast; fold() checks the character before.
+        # One separator throughout ("1 n.e.w" is "1" and "new", not "1new").
+        self._spaced = re.compile(f"([{seps}][{seps}]{{0,2}}){single}(?:\\1{single})+(?!{single})")
+        self._single = re.compile(single)
+        # A run of look-alikes before a letter; fold() keeps it only after a letter ("fr3sh"),
+        # or, for word-start look-alikes ("$weet"), when it is one character opening a word.
+        look = "[" + re.escape("".join(self.lookalikes)) + "]"
+        self._look = re.compile(f"{look}{look}*(?=[a-z])")
+        self._starts = frozenset(str(c) for c in cfg.get("word_start_lookalikes", ()))
+        self._table = str.maketrans(self.lookalikes)
+        self._char_cache: dict[str, str] = {}
+
+    def fold_char(self, ch: str) -> str:
+        """One non-ASCII character folded: '' if ignorable, accents dropped, confusables mapped."""
+        hit = self._char_cache.get(ch)
+        if hit is not None:
+            return hit
+        if ch in self.ignorable:
+            out = ""
+        else:
+            out = "".join(
+                c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+            )
+            out = "".join(self.confusables.get(c, c) for c in out.casefold())
+            out = "".join(c for c in out if c not in self.ignorable)
+        self._char_cache[ch] = out  # a memo: the same answer every time, safe to share
+        return out
+
+    def fold(self, text: str) -> Folded:
+        """The folded copy used for matching, with the map back to the original offsets."""
+        offsets: list[int] | None = None
+        if text.isascii():
+            s = text.lower()
+        else:
+            s, offsets = self._fold_unicode(text)
+        spaced: list[tuple[int, int]] = []
+        at = 0
+        single = self._single.match
+        while (m := self._spaced.search(s, at)) is not None:
+            first = m.start() - 1  # the first lone character, just before the separator
+            if first < 0 or not single(s, first) or (first > 0 and single(s, first - 1)):
+                at = m.start() + 1  # not a lone character: not a spaced-out word
+                continue
+            spaced.append((first, m.end()))
+            at = m.end()
+        if spaced:
+            if offsets is None:
+                offsets = list(range(len(s)))
+            chars: list[str] = []
+            new_offsets: list[int] = []
+            pos = 0
+            for run_start, run_end in spaced:
+                chars.append(s[pos:run_start])
+                new_offsets.extend(offsets[pos:run_start])
+                for j in range(run_start, run_end):
+                    if single(s, j):
+                        chars.append(s[j])
+                        new_offsets.append(offsets[j])
+                pos = run_end
+            chars.append(s[pos:])
+            new_offsets.extend(offsets[pos:])
+            s = "".join(chars)
+            offsets = new_offsets
+        s = self._look.sub(lambda m: self._lookalike(m, s), s)
+        return Folded(s, offsets)
+
+    def _fold_unicode(self, text: str) -> tuple[str, list[int] | None]:
+        """Fold non-ASCII characters; offsets only when a character vanished or expanded."""
+        parts: list[str] = []
+        pos = 0
+        same_length = True
+        fold_char = self.fold_char
+        for m in _NON_ASCII.finditer(text):
+            parts.append(text[pos : m.start()].lower())
+            for ch in m.group():
+                folded = fold_char(ch)
+                same_length = same_length and len(folded) == 1
+                parts.append(folded)
+            pos = m.end()
+        parts.append(text[pos:].lower())
+        if same_length:
+            return "".join(parts), None
+        offsets: list[int] = []
+        pos = 0
+        for m in _NON_ASCII.finditer(text):
+            offsets.extend(range(pos, m.start()))
+            for i in range(m.start(), m.end()):
+                offsets.extend([i] * len(fold_char(text[i])))
+            pos = m.end()
+        offsets.extend(range(pos, len(text)))
+        return "".join(parts), offsets
+
+    def _lookalike(self, m: re.Match[str], s: str) -> str:
+        run, at = m.group(), m.start()
+        before = s[at - 1] if at else " "
+        if "a" <= before <= "z" or (len(run) == 1 and run in self._starts and not before.isalnum()):
+            return run.translate(self._table)
+        return run
+
+    def letter_class(self, ch: str, edge: bool = False) -> str:
+        """The regex for one folded pattern character: its look-alikes and equivalents too.
+
+        At the edge of a phrase only letters and digits stand in, so a hit never swallows
+        the punctuation around it ("legal!" reports "legal").
+        """
+        members = {ch}
+        for group in self.equivalent:
+            if ch in group:
+                members |= group
+        members |= {k for k, v in self.lookalikes.items() if v in members}
+        if ch.isdigit() and ch in self.lookalikes:
+            members.add(self.lookalikes[ch])
+        if edge:
+            members = {c for c in members if c.isalnum()}
+        body = "".join(sorted(re.escape(c) for c in members))
+        cls = body if len(members) == 1 else f"[{body}]"
+        # Letters may repeat ("yooung"); written `c c*` rather than `c+` so the regex engine can
+        # skip a branch on its first character, which keeps the one-pass trie fast.
+        return cls if ch.isdigit() else f"{cls}{cls}*"
+
+    def phrase_units(self, phrase: str) -> list[str]:
+        """A phrase as regex units: letter classes and gaps, ready for the trie."""
+        folded = self.fold(phrase).text
+        chars: list[str | None] = []  # None: a gap between words
+        for ch in folded:
+            if ch.isascii() and ch.isalnum():
+                chars.append(ch)
+            elif chars and chars[-1] is not None:
+                chars.append(None)
+        while chars and chars[-1] is None:
+            chars.pop()
+        last = len(chars) - 1
+        return [
+            _GAP if ch is None else self.letter_class(ch, edge=i in (0, last))
+            for i, ch in enumerate(chars)
+        ]
+
+
+_NON_ASCII = re.compile("[\x80-\U0010ffff]+")
+# How far around a hit its excludes are looked for (folded characters each side).
+_EXCLUDE_WINDOW = 80
+
+
+def _trie_regex(entries: list[tuple[list[str], str]]) -> str:
+    """Alternation of unit sequences as a trie, so one pass tries each prefix once."""
+    root: dict[str, Any] = {}
+    for units, terminal in entries:
+        node = root
+        for u in units:
+            node = node.setdefault(u, {})
+        node.setdefault("", []).append(terminal)
+
+    def build(node: dict[str, Any]) -> str:
+        branches = []
+        for unit in sorted(k for k in node if k):
+            branches.append(unit + build(node[unit]))
+        if "" in node:  # a phrase ends here; longer phrases were tried first
+            branches.append(f"(?![{WORD}])(?P<{node[''][0]}>)")
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return build(root) if root else ""
+
+
+class Matcher:
+    """A set of patterns compiled for one pass each: a phrase trie, the emoji, the regexes."""
+
+    def __init__(self, folder: Folder, items: list[tuple[Pattern, int]]) -> None:
+        self.owners: dict[str, list[int]] = {}
+        words: list[tuple[list[str], str]] = []
+        emoji: list[str] = []
+        regexes: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
+        seen: dict[tuple[str, str], str] = {}
+        for pattern, owner in items:
+            key = (pattern.kind, pattern.value)
+            name = seen.get(key)
+            if name is None:
+                name = f"t{len(seen)}"
+                seen[key] = name
+                if pattern.kind == "phrase":
+                    words.append((folder.phrase_units(pattern.value), name))
+                elif pattern.kind == "emoji":
+                    emoji.append(f"{re.escape(folder.fold(pattern.value).text)}(?P<{name}>)")
+                else:
+                    rx = re.compile(f"(?:{pattern.value})(?P<{name}>)")
+                    regexes.append((rx, tuple(folder.fold(n).text for n in pattern.needs)))
+            if owner not in self.owners.setdefault(name, []):
+                self.owners[name].append(owner)
+        # Phrases start after a non-word character: searched in " " + text, so the regex opens
+        # with a character class, which the regex engine scans for fast (no lookbehind).
+        self.words = re.compile(f"[^{WORD}]" + _trie_regex(words)) if words else None
+        self.emoji = re.compile("|".join(emoji)) if emoji else None
+        # Their first characters: a substring test is cheaper than a regex scan of every ad.
+        self._emoji_firsts = tuple(
+            {folder.fold(p.value).text[:1] for p, _ in items if p.kind == "emoji"}
+        )
+        self.regexes = regexes
+
+    def find(self, text: str, padded: str | None = None) -> list[tuple[int, int, list[int]]]:
+        """(start, end, owners) in folded coordinates, by start, never overlapping (at one
+        start the longest wins). `padded` is " " + text when the caller already built it."""
+        owners = self.owners
+        found: list[tuple[int, int, list[int]]] = []
+        if self.words is not None:
+            # Match starts are one past the leading character: the offset of " " + text.
+            subject = padded if padded is not None else " " + text
+            found.extend(
+                (m.start(), m.end() - 1, owners[m.lastgroup or ""])
+                for m in self.words.finditer(subject)
+            )
+        extra = [rx for rx, needs in self.regexes if not needs or any(n in text for n in needs)]
+        if self.emoji is not None and self._has_emoji(text):
+            extra.append(self.emoji)
+        if not extra:
+            return found
+        for rx in extra:
+            found.extend(
+                (m.start(), m.end(), owners[m.lastgroup or ""])
+                for m in rx.finditer(text)
+                if m.end() > m.start()
+            )
+        if len(found) < 2:
+            return found
+        found.sort(key=lambda f: (f[0], f[0] - f[1]))  # by start, the longest first
+        kept: list[tuple[int, int, list[int]]] = []
+        last_end = -1
+        for hit in found:
+            if hit[0] >= last_end:
+                kept.append(hit)
+                last_end = hit[1]
+        return kept
+
+    def _has_emoji(self, text: str) -> bool:
+        return not text.isascii() and any(c in text for c in self._emoji_firsts)
+
+    def overlaps(self, text: str, padded: str, start: int, end: int) -> bool:
+        """Whether any pattern matches text overlapping [start, end) (looked for nearby only)."""
+        lo, hi = max(0, start - _EXCLUDE_WINDOW), min(len(text), end + _EXCLUDE_WINDOW)
+        searches: list[tuple[re.Pattern[str], str, int]] = []
+        if self.words is not None:
+            searches.append((self.words, padded, 1))
+        searches.extend((rx, text, 0) for rx, _ in self.regexes)
+        if self.emoji is not None and self._has_emoji(text):
+            searches.append((self.emoji, text, 0))
+        for rx, subject, shift in searches:
+            at = lo
+            while (m := rx.search(subject, at, hi + shift)) is not None and m.start() < end:
+                if m.end() - shift > start and m.end() - shift > m.start():
+                    return True
+                at = m.start() + 1
+        return False

@@ -1,0 +1,149 @@
+"""The web app: server-rendered pages for analysts and a JSON API under /api/.
+
+Everything is served from this process (no CDN: analysts' networks are often closed), every
+page and API call needs a login, and the headers forbid any script that is not one of our
+own files, so an ad that smuggles markup past the escaping still cannot run code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from safelight.cases.auth import Forbidden, secret_key
+from safelight.cases.cases import CaseError, NotFound
+from safelight.cases.users import UserError
+from safelight.cases.watches import WatchError
+from safelight.settings import Settings
+from safelight.store import Store
+from safelight.web import deps
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+SESSION_HOURS = 12
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """Build the app over `settings.db` (or an already open store, for tests and `serve`)."""
+    from safelight import __version__ as version  # type: ignore[attr-defined]
+
+    store = store or Store.open(settings.db)
+    app = FastAPI(
+        title="Safelight",
+        version=str(version),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Investigator API. Authenticate with `Authorization: Bearer TOKEN` "
+        "(`safelight user token NAME`).",
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.templates = deps.make_templates()
+    app.state.login_failures = {}
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            h.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key(store, settings),
+        session_cookie="safelight_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=False,
+    )
+    app.mount("/static", StaticFiles(directory=str(deps.HERE / "static")), name="static")
+
+    from safelight.web import api, pages, pages_cases
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(pages_cases.router)
+    _handlers(app)
+    return app
+
+
+def _to_login(request: Request) -> Response:
+    if _is_api(request):
+        return JSONResponse(
+            {"detail": "login required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    return deps.page(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(deps.LoginRequired)
+    async def login_required(request: Request, exc: Exception) -> Response:
+        return _to_login(request)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        return _error(request, 403, str(exc) or "not allowed")
+
+    @app.exception_handler(deps.CSRFError)
+    async def csrf(request: Request, exc: Exception) -> Response:
+        return _error(request, 403, "the form was stale or came from elsewhere: reload and retry")
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _error(request, 404, str(exc))
+
+    @app.exception_handler(CaseError)
+    @app.exception_handler(WatchError)
+    @app.exception_handler(UserError)
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        return _error(request, 400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        return _error(request, 422, "some fields were missing or malformed")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or exc.status_code < 400:
+            return JSONResponse(
+                {"detail": exc.detail},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
+        if exc.status_code in (401, 403, 404, 405) and deps.optional_user(request) is None:
+            # Anonymous visitors learn nothing about which pages exist.
+            return _to_login(request)
+        return _error(request, exc.status_code, str(exc.detail))
