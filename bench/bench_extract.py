@@ -14,8 +14,8 @@ import itertools
 import time
 
 import phonenumbers
-from _common import report
 
+from _common import report
 from safelight.extract import extract_text
 from safelight.generate import generate
 from safelight.records import ad_text
@@ -34,24 +34,31 @@ def main() -> None:
     ours_s = time.perf_counter() - t
     t = time.perf_counter()
     theirs = [
-        {phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
-         for m in phonenumbers.PhoneNumberMatcher(text, "US")}
+        {
+            phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+            for m in phonenumbers.PhoneNumberMatcher(text, "US")
+        }
         for text in texts
     ]
     theirs_s = time.perf_counter() - t
 
     planted = sum(len(s) for s in truth)
-    ours_found = sum(len(s & {m.value for m in o["phones"]}) for s, o in zip(truth, ours, strict=True))
+    ours_found = sum(
+        len(s & {m.value for m in o["phones"]}) for s, o in zip(truth, ours, strict=True)
+    )
     theirs_found = sum(len(s & th) for s, th in zip(truth, theirs, strict=True))
-    report("extract", {
-        "ads": args.ads,
-        "full_extraction_us_per_ad": round(ours_s / args.ads * 1e6, 1),
-        "phonenumbermatcher_us_per_ad": round(theirs_s / args.ads * 1e6, 1),
-        "speed_ratio_full_vs_matcher": round(theirs_s / ours_s, 2),
-        "planted_phones": planted,
-        "recall_full_extraction": round(ours_found / planted, 4) if planted else None,
-        "recall_phonenumbermatcher": round(theirs_found / planted, 4) if planted else None,
-    })
+    report(
+        "extract",
+        {
+            "ads": args.ads,
+            "full_extraction_us_per_ad": round(ours_s / args.ads * 1e6, 1),
+            "phonenumbermatcher_us_per_ad": round(theirs_s / args.ads * 1e6, 1),
+            "speed_ratio_full_vs_matcher": round(theirs_s / ours_s, 2),
+            "planted_phones": planted,
+            "recall_full_extraction": round(ours_found / planted, 4) if planted else None,
+            "recall_phonenumbermatcher": round(theirs_found / planted, 4) if planted else None,
+        },
+    )
 
 
 if __name__ == "__main__":

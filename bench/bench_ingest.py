@@ -14,7 +14,6 @@ import random
 import time
 
 from _common import ensure_corpus, peak_rss_mb, percentiles, report, timed
-
 from safelight.extract.query import selectors_for_query
 from safelight.ingest.pipeline import ingest_paths
 from safelight.settings import Settings
@@ -63,8 +62,20 @@ def main() -> None:
         spoken = f"{phone[2:5]} {phone[5:8]} {phone[8:]}"  # typed by the analyst, plain digits
         ms, _ = timed(lambda s=spoken: store.find_mentions(selectors_for_query(s)))
         lookups.append(ms)
-    words = ["sweet", "discreet", "visiting", "new", "friendly", "houston", "weekend", "special",
-             "available", "professional", "appointment", "downtown"]
+    words = [
+        "sweet",
+        "discreet",
+        "visiting",
+        "new",
+        "friendly",
+        "houston",
+        "weekend",
+        "special",
+        "available",
+        "professional",
+        "appointment",
+        "downtown",
+    ]
     searches = []
     for _ in range(args.queries):
         q = " ".join(rng.sample(words, rng.choice((1, 2))))

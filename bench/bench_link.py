@@ -16,7 +16,6 @@ from collections import Counter
 from math import comb
 
 from _common import ensure_corpus, peak_rss_mb, report
-
 from safelight.ingest.pipeline import ingest_paths
 from safelight.link.incremental import rebuild
 from safelight.link.networks import iter_networks
@@ -32,8 +31,11 @@ def pairwise(truth: dict[str, str], predicted: dict[str, str]) -> dict[str, floa
     true = sum(comb(n, 2) for n in Counter(truth.values()).values())
     p = tp / pred if pred else 1.0
     r = tp / true if true else 1.0
-    return {"precision": round(p, 4), "recall": round(r, 4),
-            "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+    }
 
 
 def open_fresh(path) -> Store:
@@ -63,10 +65,16 @@ def quality(n_ads: int) -> dict[str, object]:
     missing = [a for a in truth if a not in predicted]
     for a in missing:
         predicted[a] = "missing:" + a
-    return {"ads": n_ads, "link_seconds": round(link_s, 1), "hubs": summary.hubs,
-            "templates": summary.templates_new, "photo_links": summary.photo_links,
-            "networks_true": len(set(truth.values())),
-            "networks_found": len(set(predicted.values())), **pairwise(truth, predicted)}
+    return {
+        "ads": n_ads,
+        "link_seconds": round(link_s, 1),
+        "hubs": summary.hubs,
+        "templates": summary.templates_new,
+        "photo_links": summary.photo_links,
+        "networks_true": len(set(truth.values())),
+        "networks_found": len(set(predicted.values())),
+        **pairwise(truth, predicted),
+    }
 
 
 def scale(n_ads: int) -> dict[str, object]:
@@ -79,9 +87,14 @@ def scale(n_ads: int) -> dict[str, object]:
     before = peak_rss_mb()
     t = time.perf_counter()
     summary = rebuild(store, Settings.from_env(db=str(db)))
-    return {"ads": n_ads, "rebuild_seconds": round(time.perf_counter() - t, 1),
-            "peak_rss_mb": round(peak_rss_mb()), "rss_before_mb": round(before),
-            "networks_changed": summary.networks_changed, "photo_links": summary.photo_links}
+    return {
+        "ads": n_ads,
+        "rebuild_seconds": round(time.perf_counter() - t, 1),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "rss_before_mb": round(before),
+        "networks_changed": summary.networks_changed,
+        "photo_links": summary.photo_links,
+    }
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ def _pg_available() -> str | None:
     try:
         with _pg_connect():
             return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:
         return f"no PostgreSQL server reachable at {PG_ADMIN}: {exc}"
 
 

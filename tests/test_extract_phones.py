@@ -369,11 +369,13 @@ def test_never_raises_on_digit_soup(text: str) -> None:
 def test_long_text_is_linear() -> None:
     """200 KB of digits and junk: no catastrophic backtracking, no quadratic grouping.
 
-    Takes about 0.3 s on a laptop core; the bound only catches a blow-up.
+    About 0.5 s on this project's (loaded, shared) build machine; the bound only catches a
+    blow-up, figures come from the benchmark.
     """
     rng = random.Random(5)
     alphabet = [*"0123456789" * 4, *" -.*/|()+#$", "💋", "oO", "lI", "S", " dot ", " five ", "\n"]
-    text = "".join(rng.choice(alphabet) for _ in range(120_000))[:200_000]
+    text = "".join(rng.choice(alphabet) for _ in range(170_000))[:200_000]
+    assert len(text) == 200_000
     t0 = time.perf_counter()
     _check(text)
     assert time.perf_counter() - t0 < 5.0

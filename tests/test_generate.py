@@ -8,6 +8,7 @@ import random
 import re
 import statistics
 from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from safelight.generate import OBFUSCATED_STYLES, PLAIN_STYLES, generate, write_
 from safelight.generate import phones as ph
 from safelight.generate.data import load
 from safelight.generate.plan import plan
+from safelight.generate.posters import SPAN_DAYS, iso
 
 N_ADS = 3000
 SEED = 5
@@ -280,6 +282,21 @@ def test_photos_are_reused_within_a_person_only(corpus: dict[str, Any]) -> None:
     people = list(by_person)[:60]
     firsts = [by_person[p][0] for p in people if by_person[p]]
     assert min((a ^ b).bit_count() for a, b in combinations(firsts, 2)) > 60
+
+
+def test_iso_timestamps() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rng = random.Random(4)
+    for ts in [
+        0,
+        59,
+        3599,
+        86399,
+        SPAN_DAYS * 86400 - 1,
+        *(rng.randrange(SPAN_DAYS * 86400) for _ in range(500)),
+    ]:
+        assert iso(ts) == (start + timedelta(seconds=ts)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert iso(SPAN_DAYS * 86400 - 1) == "2026-10-31T23:59:59Z"
 
 
 def test_phone_renderings() -> None:

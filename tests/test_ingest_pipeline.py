@@ -22,9 +22,12 @@ from safelight.store import Store
 SAFELIGHT = [sys.executable, "-m", "safelight"]
 
 
-def _run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SAFELIGHT, *args], input=stdin, capture_output=True, text=True,
-                          check=check, timeout=300)
+def _run(
+    *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SAFELIGHT, *args], input=stdin, capture_output=True, text=True, check=check, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +61,26 @@ def _hostile_lines() -> list[bytes]:
         b'{"id": "bad-utf8", "body": "caf\xe9 \xff\xfe"}',
         json.dumps({"id": "nul", "body": "before\u0000after call 281-555-0199"}).encode(),
         json.dumps({"id": "huge", "body": "long text " * 300_000}).encode(),
-        json.dumps({"id": "html", "body": "<p>Hi</p><script>alert(1)</script><img src=x onerror=alert(2)>"
-                    " text me 305-555-0123"}).encode(),
-        json.dumps({"id": 12345, "title": 678, "body": ["not", "a", "string"], "images": "x.jpg",
-                    "posted_at": "not a date"}).encode(),
+        json.dumps(
+            {
+                "id": "html",
+                "body": "<p>Hi</p><script>alert(1)</script><img src=x onerror=alert(2)>"
+                " text me 305-555-0123",
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "id": 12345,
+                "title": 678,
+                "body": ["not", "a", "string"],
+                "images": "x.jpg",
+                "posted_at": "not a date",
+            }
+        ).encode(),
         b"",
-        json.dumps({"id": "ok-2", "body": "Visiting this week, email jade (at) example (dot) com"}).encode(),
+        json.dumps(
+            {"id": "ok-2", "body": "Visiting this week, email jade (at) example (dot) com"}
+        ).encode(),
     ]
 
 
@@ -110,8 +127,12 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(tmp_path: Path) -> No
     path.write_bytes(b"\n".join(lines) + b"\n")
     db = tmp_path / "kill.db"
     env = {**os.environ, "SAFELIGHT_BATCH_SIZE": "300", "SAFELIGHT_WORKERS": "1"}
-    proc = subprocess.Popen([*SAFELIGHT, "ingest", str(path), "--db", str(db), "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*SAFELIGHT, "ingest", str(path), "--db", str(db), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 240
     stored = 0
     while time.time() < deadline and proc.poll() is None:
@@ -158,12 +179,24 @@ def test_cli_json_summary_lookup_and_search(tmp_path: Path, corpus: Path) -> Non
 
 
 def test_cli_extract_stdin_and_text() -> None:
-    line = json.dumps({"id": "x1", "body": "call seven one three, five5five, o142 or jade@example.com"})
+    line = json.dumps(
+        {"id": "x1", "body": "call seven one three, five5five, o142 or jade@example.com"}
+    )
     out = json.loads(_run("extract", stdin=line + "\n").stdout)
     assert out["id"] == "x1"
     assert [p["value"] for p in out["phones"]] == ["+17135550142"]
     assert out["phones"][0]["obfuscated"] is True
-    for kind in ("phones", "emails", "handles", "payments", "ages", "places", "prices", "urls", "names"):
+    for kind in (
+        "phones",
+        "emails",
+        "handles",
+        "payments",
+        "ages",
+        "places",
+        "prices",
+        "urls",
+        "names",
+    ):
         assert isinstance(out[kind], list)
     one = json.loads(_run("extract", "--text", "I'm 19, $200/hr").stdout)
     assert [a["value"] for a in one["ages"]] == [19]

@@ -12,28 +12,87 @@ from safelight.records import Ad, Mention, ProcessedAd
 from safelight.settings import Settings
 from safelight.store import Store
 
-WORDS = (
-    "amber basil cedar delta ember fable garnet harbor island juniper kettle lantern meadow "
-    "nutmeg orchard pepper quartz river saffron timber umber velvet willow yarrow zephyr "
-    "anchor beacon canyon dune estuary fjord glacier hollow inlet jetty knoll lagoon mesa"
-).split()
+WORDS = [
+    "amber",
+    "basil",
+    "cedar",
+    "delta",
+    "ember",
+    "fable",
+    "garnet",
+    "harbor",
+    "island",
+    "juniper",
+    "kettle",
+    "lantern",
+    "meadow",
+    "nutmeg",
+    "orchard",
+    "pepper",
+    "quartz",
+    "river",
+    "saffron",
+    "timber",
+    "umber",
+    "velvet",
+    "willow",
+    "yarrow",
+    "zephyr",
+    "anchor",
+    "beacon",
+    "canyon",
+    "dune",
+    "estuary",
+    "fjord",
+    "glacier",
+    "hollow",
+    "inlet",
+    "jetty",
+    "knoll",
+    "lagoon",
+    "mesa",
+]
 
 
-def _ad(ad_id: str, text: str, phones: tuple[str, ...] = (), when: str = "2026-03-01T10:00:00Z",
-        place: str = "Houston, TX") -> ProcessedAd:
+def _ad(
+    ad_id: str,
+    text: str,
+    phones: tuple[str, ...] = (),
+    when: str = "2026-03-01T10:00:00Z",
+    place: str = "Houston, TX",
+) -> ProcessedAd:
     mentions = []
     for phone in phones:
         start = text.index(phone) if phone in text else -1
-        mentions.append(Mention("phone", "+1" + phone.replace("-", ""), phone, start,
-                                start + len(phone) if start >= 0 else -1))
-    ad = Ad(id=ad_id, title="", body=text, posted_at=when, location=place,
-            raw_sha256=hashlib.sha256(f"{ad_id}\0{text}".encode()).hexdigest())
-    return ProcessedAd(ad=ad, mentions=mentions, place=place,
-                       features={"signature": text_signature(text, mentions)})
+        mentions.append(
+            Mention(
+                "phone",
+                "+1" + phone.replace("-", ""),
+                phone,
+                start,
+                start + len(phone) if start >= 0 else -1,
+            )
+        )
+    ad = Ad(
+        id=ad_id,
+        title="",
+        body=text,
+        posted_at=when,
+        location=place,
+        raw_sha256=hashlib.sha256(f"{ad_id}\0{text}".encode()).hexdigest(),
+    )
+    return ProcessedAd(
+        ad=ad,
+        mentions=mentions,
+        place=place,
+        features={"signature": text_signature(text, mentions)},
+    )
 
 
 def _random_text(rng: random.Random, n: int = 30) -> str:
-    return " ".join(rng.choice(WORDS) + str(rng.randint(0, 9)) * 0 + rng.choice("bcdfg") for _ in range(n))
+    return " ".join(
+        rng.choice(WORDS) + str(rng.randint(0, 9)) * 0 + rng.choice("bcdfg") for _ in range(n)
+    )
 
 
 SETTINGS = Settings(db="unused", hub_min_groups=4, template_threshold=0.6, template_min_tokens=12)
@@ -44,13 +103,17 @@ def _partition(store: Store) -> set[frozenset[str]]:
 
 
 def test_template_family_with_slots_is_one_network(store):
-    base = ("Hello gentlemen my name is {name} and I am visiting {city} for a short time only "
-            "sweet friendly and professional company call {phone} to arrange a meeting today")
+    base = (
+        "Hello gentlemen my name is {name} and I am visiting {city} for a short time only "
+        "sweet friendly and professional company call {phone} to arrange a meeting today"
+    )
     names = ["Jade", "Mia", "Ruby", "Sasha", "Tia"]
     phones = ["713-555-0101", "713-555-0102", "713-555-0103", "713-555-0104", "713-555-0105"]
     items = [
         _ad(f"t{i}", base.format(name=n, city=c, phone=p), (p,))
-        for i, (n, c, p) in enumerate(zip(names, ["Houston", "Dallas", "Austin", "Waco", "Tyler"], phones, strict=True))
+        for i, (n, c, p) in enumerate(
+            zip(names, ["Houston", "Dallas", "Austin", "Waco", "Tyler"], phones, strict=True)
+        )
     ]
     store.add_batch(items)
     link_new(store, SETTINGS)
@@ -99,7 +162,9 @@ def test_hub_number_does_not_merge_posters(store):
 
 def test_shared_controller_phone_links_persons(store):
     rng = random.Random(9)
-    items = [_ad(f"c{i}", _random_text(rng) + " call 305-555-0150", ("305-555-0150",)) for i in range(3)]
+    items = [
+        _ad(f"c{i}", _random_text(rng) + " call 305-555-0150", ("305-555-0150",)) for i in range(3)
+    ]
     store.add_batch(items)
     link_new(store, SETTINGS)
     assert len({network_of_ad(store, f"c{i}") for i in range(3)}) == 1
@@ -109,9 +174,13 @@ def _corpus(rng: random.Random) -> list[ProcessedAd]:
     items = []
     for op in range(5):  # operations: each its own template with slots + a controller phone
         phone = f"40{op}-555-01{20 + op}"
-        tmpl = _random_text(rng, 20) + " my name is {n} visiting {c} " + _random_text(rng, 10) + " {p}"
+        tmpl = (
+            _random_text(rng, 20) + " my name is {n} visiting {c} " + _random_text(rng, 10) + " {p}"
+        )
         for k in range(6):
-            items.append(_ad(f"op{op}-{k}", tmpl.format(n=WORDS[k], c=WORDS[k + 5], p=phone), (phone,)))
+            items.append(
+                _ad(f"op{op}-{k}", tmpl.format(n=WORDS[k], c=WORDS[k + 5], p=phone), (phone,))
+            )
     for ind in range(12):  # independents, some sharing the footer hub
         own = f"61{ind % 10}-555-01{50 + ind}"
         text = _random_text(rng) + f" {own}"
@@ -137,7 +206,9 @@ def test_incremental_equals_rebuild_and_survives_restart(db_url):
     store.close()
 
     reopened = Store.open(url)  # networks survive a restart
-    assert {(n["id"], frozenset(n["ads"])) for n in list_networks(reopened, min_size=1)} == incremental
+    assert {
+        (n["id"], frozenset(n["ads"])) for n in list_networks(reopened, min_size=1)
+    } == incremental
     rebuild(reopened, SETTINGS)
     rebuilt = {(n["id"], frozenset(n["ads"])) for n in list_networks(reopened, min_size=1)}
     assert rebuilt == incremental

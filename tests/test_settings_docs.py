@@ -16,7 +16,13 @@ def test_every_setting_is_in_the_readme() -> None:
 
 
 def test_environment_overrides_and_types() -> None:
-    s = Settings.from_env({"SAFELIGHT_WORKERS": "3", "SAFELIGHT_STORE_THUMBNAILS": "yes",
-                           "SAFELIGHT_TEMPLATE_THRESHOLD": "0.7"}, db="x.db")
+    s = Settings.from_env(
+        {
+            "SAFELIGHT_WORKERS": "3",
+            "SAFELIGHT_STORE_THUMBNAILS": "yes",
+            "SAFELIGHT_TEMPLATE_THRESHOLD": "0.7",
+        },
+        db="x.db",
+    )
     assert (s.workers, s.store_thumbnails, s.template_threshold, s.db) == (3, True, 0.7, "x.db")
     assert len({st.env for st in SETTINGS}) == len(SETTINGS)

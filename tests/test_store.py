@@ -10,11 +10,25 @@ from safelight.store import db as store_db
 from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
 
-def _item(ad_id: str, body: str, *, site: str = "listings-a.example", place: str = "Houston, TX",
-          when: str = "2026-03-01T10:00:00Z", mentions: list[Mention] | None = None) -> ProcessedAd:
+def _item(
+    ad_id: str,
+    body: str,
+    *,
+    site: str = "listings-a.example",
+    place: str = "Houston, TX",
+    when: str = "2026-03-01T10:00:00Z",
+    mentions: list[Mention] | None = None,
+) -> ProcessedAd:
     sha = hashlib.sha256(f"{ad_id}|{body}".encode()).hexdigest()
-    ad = Ad(id=ad_id, title="Sweet company", body=body, site=site, posted_at=when, location=place,
-            raw_sha256=sha)
+    ad = Ad(
+        id=ad_id,
+        title="Sweet company",
+        body=body,
+        site=site,
+        posted_at=when,
+        location=place,
+        raw_sha256=sha,
+    )
     return ProcessedAd(ad=ad, mentions=mentions or [], place=place, score=0.2)
 
 
@@ -50,12 +64,24 @@ def test_checkpoint_saved_with_batch(store: Store) -> None:
 
 
 def test_search_highlights_and_filters(store: Store) -> None:
-    store.add_batch([
-        _item("h1", "discreet visiting downtown this weekend", place="Houston, TX", when="2026-03-01T00:00:00Z"),
-        _item("d1", "discreet visiting uptown", site="cityboard.example", place="Dallas, TX",
-              when="2026-05-01T00:00:00Z"),
-        _item("x1", "nothing relevant here"),
-    ])
+    store.add_batch(
+        [
+            _item(
+                "h1",
+                "discreet visiting downtown this weekend",
+                place="Houston, TX",
+                when="2026-03-01T00:00:00Z",
+            ),
+            _item(
+                "d1",
+                "discreet visiting uptown",
+                site="cityboard.example",
+                place="Dallas, TX",
+                when="2026-05-01T00:00:00Z",
+            ),
+            _item("x1", "nothing relevant here"),
+        ]
+    )
     hits = store.search("discreet visiting")
     assert {h["id"] for h in hits} == {"h1", "d1"}
     assert all(HIGHLIGHT_OPEN in h["snippet"] and HIGHLIGHT_CLOSE in h["snippet"] for h in hits)
@@ -73,16 +99,32 @@ def test_search_never_fails_on_operator_text(store: Store) -> None:
 
 def test_find_mentions_pivots_on_normalised_value(store: Store) -> None:
     phone = "+17135550142"
-    store.add_batch([
-        _item("p1", "call 713-555-0142", mentions=[Mention("phone", phone, "713-555-0142", 5, 17)]),
-        _item("p2", "seven one three 555 o142", place="Dallas, TX", when="2026-06-01T00:00:00Z",
-              mentions=[Mention("phone", phone, "seven one three 555 o142", 0, 24, obfuscated=True)]),
-        _item("p3", "other", mentions=[Mention("phone", "+12815550199", "281-555-0199", 0, 12)]),
-    ])
+    store.add_batch(
+        [
+            _item(
+                "p1", "call 713-555-0142", mentions=[Mention("phone", phone, "713-555-0142", 5, 17)]
+            ),
+            _item(
+                "p2",
+                "seven one three 555 o142",
+                place="Dallas, TX",
+                when="2026-06-01T00:00:00Z",
+                mentions=[
+                    Mention("phone", phone, "seven one three 555 o142", 0, 24, obfuscated=True)
+                ],
+            ),
+            _item(
+                "p3", "other", mentions=[Mention("phone", "+12815550199", "281-555-0199", 0, 12)]
+            ),
+        ]
+    )
     found = store.find_mentions([("phone", phone)])
     assert {a["id"] for a in found["ads"]} == {"p1", "p2"}
     assert found["places"] == ["Dallas, TX", "Houston, TX"]
-    assert found["first_seen"] == "2026-03-01T10:00:00Z" and found["last_seen"] == "2026-06-01T00:00:00Z"
+    assert (
+        found["first_seen"] == "2026-03-01T10:00:00Z"
+        and found["last_seen"] == "2026-06-01T00:00:00Z"
+    )
     assert any(m["obfuscated"] for a in found["ads"] for m in a["matches"])
 
 

@@ -49,7 +49,9 @@ def emit(obj: Any) -> None:
 
 
 def _db_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help="database URL or SQLite path (default: $SAFELIGHT_DB or safelight.db)")
+    p.add_argument(
+        "--db", help="database URL or SQLite path (default: $SAFELIGHT_DB or safelight.db)"
+    )
 
 
 # ---- ingest and extract -------------------------------------------------------------------
@@ -72,9 +74,14 @@ def _ingest(p: argparse.ArgumentParser) -> Handler:
         settings = settings_from(args)
         store = open_store(args)
         try:
-            summary = ingest_paths(args.paths, store, settings, force=args.force,
-                                   progress=False if (args.no_progress or args.json) else None,
-                                   on_batch=_after_batch(settings))
+            summary = ingest_paths(
+                args.paths,
+                store,
+                settings,
+                force=args.force,
+                progress=False if (args.no_progress or args.json) else None,
+                on_batch=_after_batch(settings),
+            )
         except FileNotFoundError as exc:
             print(f"safelight ingest: {exc}", file=sys.stderr)
             return 2
@@ -92,10 +99,14 @@ def _ingest(p: argparse.ArgumentParser) -> Handler:
             emit({**summary.to_json(), "link": linked})
         else:
             s = summary
-            print(f"read {s.read}, stored {s.stored}, duplicates {s.duplicates}, "
-                  f"rejected {s.rejected} in {s.seconds:.1f}s")
-            print(f"linked {linked['new_ads']} new ads: {linked['networks_changed']} networks "
-                  f"updated, {linked['hubs']} hub selectors held apart")
+            print(
+                f"read {s.read}, stored {s.stored}, duplicates {s.duplicates}, "
+                f"rejected {s.rejected} in {s.seconds:.1f}s"
+            )
+            print(
+                f"linked {linked['new_ads']} new ads: {linked['networks_changed']} networks "
+                f"updated, {linked['hubs']} hub selectors held apart"
+            )
             if s.rejected:
                 print("see `safelight rejects` for the reasons")
         return 0
@@ -182,15 +193,22 @@ def _search(p: argparse.ArgumentParser) -> Handler:
     def run(args: argparse.Namespace) -> int:
         from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
-        results = open_store(args).search(args.query, site=args.site, place=args.place,
-                                          date_from=args.date_from, date_to=args.date_to,
-                                          limit=args.limit)
+        results = open_store(args).search(
+            args.query,
+            site=args.site,
+            place=args.place,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            limit=args.limit,
+        )
         if args.json:
             emit({"query": args.query, "ads": results, "count": len(results)})
             return 0
         bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("[", "]")
         for r in results:
-            snippet = (r["snippet"] or "").replace(HIGHLIGHT_OPEN, bold).replace(HIGHLIGHT_CLOSE, plain)
+            snippet = (
+                (r["snippet"] or "").replace(HIGHLIGHT_OPEN, bold).replace(HIGHLIGHT_CLOSE, plain)
+            )
             print(f"{r['id']}  {r['posted_at'] or '-'}  {r['site']}  {r['place'] or r['location']}")
             print("    " + " ".join(snippet.split()))
         if not results:
@@ -202,7 +220,7 @@ def _search(p: argparse.ArgumentParser) -> Handler:
 
 @command("lookup", "every ad carrying a phone, email or handle, however it was written")
 def _lookup(p: argparse.ArgumentParser) -> Handler:
-    p.add_argument("value", help='a phone, email, handle... in any spelling')
+    p.add_argument("value", help="a phone, email, handle... in any spelling")
     _db_arg(p)
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--json", action="store_true")
@@ -218,12 +236,16 @@ def _lookup(p: argparse.ArgumentParser) -> Handler:
             emit(result)
             return 0
         print(f"{args.value} → {', '.join(result['selectors']) or 'no selector recognised'}")
-        print(f"{result['count']} ads; sites: {', '.join(result['sites']) or '-'}; "
-              f"places: {', '.join(result['places']) or '-'}; "
-              f"first seen {result['first_seen'] or '-'}, last seen {result['last_seen'] or '-'}")
+        print(
+            f"{result['count']} ads; sites: {', '.join(result['sites']) or '-'}; "
+            f"places: {', '.join(result['places']) or '-'}; "
+            f"first seen {result['first_seen'] or '-'}, last seen {result['last_seen'] or '-'}"
+        )
         for ad in result["ads"]:
             raws = "; ".join(sorted({m["raw"] for m in ad["matches"]}))
-            print(f"  {ad['id']}  {ad['posted_at'] or '-'}  {ad['site']}  {ad['place'] or '-'}  as: {raws}")
+            print(
+                f"  {ad['id']}  {ad['posted_at'] or '-'}  {ad['site']}  {ad['place'] or '-'}  as: {raws}"
+            )
         return 0
 
     return run
@@ -285,4 +307,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
-

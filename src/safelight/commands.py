@@ -45,8 +45,10 @@ def _networks(p: argparse.ArgumentParser) -> Handler:
             if args.json:
                 emit(net)
             else:
-                print(f"{net['id']:<10} {net['size']:>5} ads  {net['first_seen'] or '-'} → "
-                      f"{net['last_seen'] or '-'}  {', '.join(net['places'][:4])}")
+                print(
+                    f"{net['id']:<10} {net['size']:>5} ads  {net['first_seen'] or '-'} → "
+                    f"{net['last_seen'] or '-'}  {', '.join(net['places'][:4])}"
+                )
         return 0
 
     return run
@@ -72,10 +74,15 @@ def _network(p: argparse.ArgumentParser) -> Handler:
         print("selectors:")
         for s in net["selectors"]:
             hub = "  (hub: shown, not merged)" if s["hub"] else ""
-            print(f"  {s['kind']:<8} {s['value']:<32} {s['count']:>4} ads  as {', '.join(s['written_as'][:3])}{hub}")
+            print(
+                f"  {s['kind']:<8} {s['value']:<32} {s['count']:>4} ads  as {', '.join(s['written_as'][:3])}{hub}"
+            )
         if net["persons"]:
             print("persons: " + "; ".join(f"{p['name']} {p['ages'] or ''}" for p in net["persons"]))
-        print("movement: " + " → ".join(f"{t['place']} ({t['from']}..{t['to']})" for t in net["timeline"]))
+        print(
+            "movement: "
+            + " → ".join(f"{t['place']} ({t['from']}..{t['to']})" for t in net["timeline"])
+        )
         if net["template"]:
             print(f"template ({net['template']['ads']} ads): {net['template']['text'][:300]}")
         print("ads:")
@@ -100,14 +107,21 @@ def _triage(p: argparse.ArgumentParser) -> Handler:
     def run(args: argparse.Namespace) -> int:
         from safelight.triage.queue import triage
 
-        items = triage(open_store(args), limit=args.limit, status=args.status, place=args.place,
-                       min_size=args.min_size)
+        items = triage(
+            open_store(args),
+            limit=args.limit,
+            status=args.status,
+            place=args.place,
+            min_size=args.min_size,
+        )
         if args.json:
             emit(items)
             return 0
         for rank, it in enumerate(items, 1):
-            print(f"{rank:>3}. {it['network']:<10} score {it['score']:.2f}  {it['size']} ads  "
-                  f"{', '.join(it['places'][:3]) or '-'}  last seen {it['last_seen'] or '-'}  [{it['status']}]")
+            print(
+                f"{rank:>3}. {it['network']:<10} score {it['score']:.2f}  {it['size']} ads  "
+                f"{', '.join(it['places'][:3]) or '-'}  last seen {it['last_seen'] or '-'}  [{it['status']}]"
+            )
             for reason in it["reasons"][:3]:
                 print(f"       - {reason}")
         return 0
@@ -129,8 +143,15 @@ def _status(p: argparse.ArgumentParser) -> Handler:
         from safelight.triage.queue import set_status
 
         try:
-            emit(set_status(open_store(args), args.item, args.status, args.reason,
-                            args.user or os.environ.get("USER", "cli")))
+            emit(
+                set_status(
+                    open_store(args),
+                    args.item,
+                    args.status,
+                    args.reason,
+                    args.user or os.environ.get("USER", "cli"),
+                )
+            )
         except (KeyError, ValueError) as exc:
             print(f"safelight status: {exc}", file=sys.stderr)
             return 1
@@ -155,12 +176,16 @@ def _explain(p: argparse.ArgumentParser) -> Handler:
         if args.json:
             emit(result)
             return 0
-        print(f"{result['kind']} {result['id']}: score {result['score']:.3f} "
-              f"(registry {result['registry_version']})")
+        print(
+            f"{result['kind']} {result['id']}: score {result['score']:.3f} "
+            f"(registry {result['registry_version']})"
+        )
         if result["kind"] == "ad":
             for h in result["hits"]:
-                print(f"  + {h['category']:<20} {h['weight']:.2f}  \"{h['matched']}\" at {h['start']}-{h['end']}"
-                      f"  [{h['indicator']}; source {h['source']}]")
+                print(
+                    f'  + {h["category"]:<20} {h["weight"]:.2f}  "{h["matched"]}" at {h["start"]}-{h["end"]}'
+                    f"  [{h['indicator']}; source {h['source']}]"
+                )
             for key, cite in result["sources"].items():
                 print(f"  source {key}: {cite}")
         else:
@@ -201,19 +226,27 @@ def _demo(p: argparse.ArgumentParser) -> Handler:
         store = Store.open(db)
         print("ingesting (extract, score, store) ...")
         summary = ingest_paths([corpus / "ads.jsonl"], store, settings)
-        print(f"  read {summary.read}, stored {summary.stored}, duplicates {summary.duplicates}, "
-              f"rejected {summary.rejected} in {summary.seconds:.1f}s")
+        print(
+            f"  read {summary.read}, stored {summary.stored}, duplicates {summary.duplicates}, "
+            f"rejected {summary.rejected} in {summary.seconds:.1f}s"
+        )
         linked = asdict(link_new(store, settings))
-        print(f"linked: {linked['networks_changed']} networks updated, {linked['hubs']} hubs held apart")
+        print(
+            f"linked: {linked['networks_changed']} networks updated, {linked['hubs']} hubs held apart"
+        )
         print(f"scored {refresh_scores(store)} networks; top of the queue:")
         for it in triage(store, limit=5, min_size=2):
-            print(f"  {it['network']:<10} {it['score']:.2f}  {it['size']} ads  {'; '.join(it['reasons'][:2])}")
+            print(
+                f"  {it['network']:<10} {it['score']:.2f}  {it['size']} ads  {'; '.join(it['reasons'][:2])}"
+            )
         if args.no_serve:
             return 0
         from safelight.web.demo import ensure_demo_user, serve
 
         name, password = ensure_demo_user(store)
-        print(f"\nSafelight is running at http://{args.host}:{args.port}/  (login: {name} / {password})")
+        print(
+            f"\nSafelight is running at http://{args.host}:{args.port}/  (login: {name} / {password})"
+        )
         print("Press Ctrl-C to stop.")
         serve(settings, host=args.host, port=args.port)
         return 0

@@ -47,7 +47,9 @@ class Ad:
     body: str
     site: str = ""
     url: str = ""
-    posted_at: str | None = None  # ISO 8601 UTC; a time given without a zone is taken as UTC (flagged in extra)
+    posted_at: str | None = (
+        None  # ISO 8601 UTC; a time given without a zone is taken as UTC (flagged in extra)
+    )
     location: str = ""
     images: list[Image] = field(default_factory=list)
     html: str | None = None  # raw HTML kept beside the text, never rendered

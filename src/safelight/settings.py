@@ -23,20 +23,65 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("db", "sqlite:///safelight.db", "Database URL or SQLite file path (postgresql://... for server mode)."),
+    Setting(
+        "db",
+        "sqlite:///safelight.db",
+        "Database URL or SQLite file path (postgresql://... for server mode).",
+    ),
     Setting("region", "US", "Default phone region for numbers written without a country code."),
     Setting("batch_size", 2000, "Ads per ingest transaction (also the resume checkpoint step)."),
-    Setting("workers", 0, "Extraction worker processes for ingest (0: one per core, 1: in-process)."),
-    Setting("max_body_chars", 200_000, "Longer bodies are cut to this many characters (the cut is recorded)."),
+    Setting(
+        "workers", 0, "Extraction worker processes for ingest (0: one per core, 1: in-process)."
+    ),
+    Setting(
+        "max_body_chars",
+        200_000,
+        "Longer bodies are cut to this many characters (the cut is recorded).",
+    ),
     Setting("max_record_bytes", 8_000_000, "Input records larger than this are rejected."),
-    Setting("hub_min_groups", 4, "A selector shared by this many otherwise unlinked groups is a hub and does not merge."),
-    Setting("template_threshold", 0.6, "Minimum estimated Jaccard similarity of masked text to a template to join it."),
-    Setting("template_min_tokens", 12, "Ads with fewer masked-text tokens are not template-linked."),
-    Setting("photo_distance", 31, "Maximum PDQ Hamming distance (of 256) for two photos to count as the same."),
-    Setting("photo_min_quality", 50, "PDQ hashes below this quality are flagged and not used for linking."),
-    Setting("store_thumbnails", False, "Keep a small, heavily blurred thumbnail of each photo (off: hashes only)."),
-    Setting("retention_days", 180, "Ads in no case and no watched network are purged after this many days."),
-    Setting("secret_key", "", "Session signing key for the web app (generated into the database when empty)."),
+    Setting(
+        "indicators_path",
+        "",
+        "An admin's indicator registry (YAML) used instead of the shipped one.",
+    ),
+    Setting(
+        "hub_min_groups",
+        4,
+        "A selector shared by this many otherwise unlinked groups is a hub and does not merge.",
+    ),
+    Setting(
+        "template_threshold",
+        0.6,
+        "Minimum estimated Jaccard similarity of masked text to a template to join it.",
+    ),
+    Setting(
+        "template_min_tokens", 12, "Ads with fewer masked-text tokens are not template-linked."
+    ),
+    Setting(
+        "photo_distance",
+        31,
+        "Maximum PDQ Hamming distance (of 256) for two photos to count as the same.",
+    ),
+    Setting(
+        "photo_min_quality",
+        50,
+        "PDQ hashes below this quality are flagged and not used for linking.",
+    ),
+    Setting(
+        "store_thumbnails",
+        False,
+        "Keep a small, heavily blurred thumbnail of each photo (off: hashes only).",
+    ),
+    Setting(
+        "retention_days",
+        180,
+        "Ads in no case and no watched network are purged after this many days.",
+    ),
+    Setting(
+        "secret_key",
+        "",
+        "Session signing key for the web app (generated into the database when empty).",
+    ),
     Setting("webhook_url", "", "Optional URL that receives watch alerts as JSON."),
     Setting("allow_fetch", False, "Let the server fetch URLs found in ads (off: never)."),
     Setting("query_timeout_ms", 5000, "Time limit for one search or lookup query."),
@@ -63,6 +108,7 @@ class Settings:
     workers: int = 0
     max_body_chars: int = 200_000
     max_record_bytes: int = 8_000_000
+    indicators_path: str = ""
     hub_min_groups: int = 4
     template_threshold: float = 0.6
     template_min_tokens: int = 12

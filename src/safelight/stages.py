@@ -13,6 +13,7 @@ from safelight.ingest.sources import RawRecord
 from safelight.link.template import text_signature
 from safelight.records import Ad, Mention, ProcessedAd, Reject
 from safelight.score.ad_score import score_ad
+from safelight.score.registry import load_registry
 from safelight.settings import Settings
 
 
@@ -23,10 +24,11 @@ class StageConfig:
     region: str = "US"
     max_body_chars: int = 200_000
     max_record_bytes: int = 8_000_000
+    indicators_path: str = ""
 
     @classmethod
     def from_settings(cls, s: Settings) -> StageConfig:
-        return cls(s.region, s.max_body_chars, s.max_record_bytes)
+        return cls(s.region, s.max_body_chars, s.max_record_bytes, s.indicators_path)
 
 
 def photo_mentions(ad: Ad) -> list[Mention]:
@@ -35,8 +37,16 @@ def photo_mentions(ad: Ad) -> list[Mention]:
     for im in ad.images:
         for prefix, value in (("sha256", im.sha256), ("pdq", im.pdq)):
             if value:
-                out.append(Mention("photo", f"{prefix}:{value.lower()}", im.url or im.path, -1, -1,
-                                   detail={"field": "images"}))
+                out.append(
+                    Mention(
+                        "photo",
+                        f"{prefix}:{value.lower()}",
+                        im.url or im.path,
+                        -1,
+                        -1,
+                        detail={"field": "images"},
+                    )
+                )
     return out
 
 
@@ -45,7 +55,7 @@ def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
     by_kind: dict[str, list] = {}
     for m in mentions:
         by_kind.setdefault(m.kind + "s", []).append(m)
-    scored = score_ad(ad.text, by_kind)
+    scored = score_ad(ad.text, by_kind, load_registry(cfg.indicators_path or None))
     return ProcessedAd(
         ad=ad,
         mentions=mentions + photo_mentions(ad),
@@ -59,14 +69,21 @@ def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
 
 def process_record(rec: RawRecord, cfg: StageConfig) -> ProcessedAd | Reject:
     """One input record to a stored-ready ad or a reject; never raises on bad input."""
-    result = normalise(rec, max_body_chars=cfg.max_body_chars, max_record_bytes=cfg.max_record_bytes)
+    result = normalise(
+        rec, max_body_chars=cfg.max_body_chars, max_record_bytes=cfg.max_record_bytes
+    )
     if isinstance(result, Reject):
         return result
     try:
         return process_ad(result, cfg)
     except Exception as exc:  # an extractor bug must not lose the record: reject it, loudly
-        return Reject(rec.source, rec.line, f"internal error in processing: {exc!r}",
-                      excerpt=result.text[:200], raw_sha256=result.raw_sha256)
+        return Reject(
+            rec.source,
+            rec.line,
+            f"internal error in processing: {exc!r}",
+            excerpt=result.text[:200],
+            raw_sha256=result.raw_sha256,
+        )
 
 
 def process_chunk(records: list[RawRecord], cfg: StageConfig) -> list[ProcessedAd | Reject]:

@@ -20,7 +20,17 @@ from safelight.records import MENTION_KINDS, Ad, Mention
 __all__ = ["extract_ad", "extract_text", "place_of_ad", "to_json"]
 
 # Later kinds lose a span they share with an earlier one.
-_PRECEDENCE = ("phones", "emails", "payments", "handles", "urls", "prices", "ages", "places", "names")
+_PRECEDENCE = (
+    "phones",
+    "emails",
+    "payments",
+    "handles",
+    "urls",
+    "prices",
+    "ages",
+    "places",
+    "names",
+)
 
 
 def extract_text(text: str, region: str = "US") -> dict[str, list[Mention]]:

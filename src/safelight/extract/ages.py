@@ -30,6 +30,11 @@ _YEARS = re.compile(
 _LABEL = re.compile(r"(?<![a-z])(?:age|aged|edad)[ \t]*[:=\-]?[ \t]*$")
 _TURNED = re.compile(r"(?<![a-z])(?P<just>just[ \t]+)?(?:turned|turning)[ \t]+$")
 _IAM = re.compile(r"(?<![a-z])(?:i['’]?m|i[ \t]+am)[ \t]+(?:only[ \t]+|just[ \t]+|barely[ \t]+)?$")
+_OF_AGE = re.compile(r"(?<![a-z])(?P<who>[a-z]+)[ \t]+of[ \t]+$")
+_WHO_NUMBER = re.compile(r"(?<![a-z])(?P<who>[a-z]+),[ \t]{0,2}$")
+_ME_AT = re.compile(r"(?<![a-z])(?:that['’]?s|that[ \t]+is|this[ \t]+is)[ \t]+me[ \t]+at[ \t]+$")
+# "Jade, 22" / "Jade 22": a capitalised word, then the number (the word is checked in code).
+_NAME_NUMBER = re.compile(r"(?<![\w'’-])(?P<name>[A-Z][a-z]{1,19}),?[ \t]{0,2}$")
 _LABEL_ENDS = ("age", "aged", "edad")
 _TURNED_ENDS = ("turned", "turning")
 _IAM_ENDS = ("m", "only", "just", "barely")
@@ -38,7 +43,7 @@ _UNIT_AFTER = re.compile(
     r"[ \t]*(?:'|\"|ft\b|feet|foot|inch|in\b|lbs?\b|pounds|kg\b|kilos?|cm\b|min\b|mins|minutes?"
     r"|hrs?\b|hours?|h\b|mi\b|miles?|km\b|blocks?|k\b|dollars?|bucks|roses|girls?|guys?|days?"
     r"|weeks?|months?|times?|am\b|pm\b|th\b|st\b|nd\b|rd\b|percent|x\b|and[ \t]+up|or[ \t]+older"
-    r"|plus\b|dd?\b|[a-h]\b|cup)"
+    r"|plus\b|dd?\b|[a-h]?[ \t]?cups?\b)"
 )
 _PAREN_NAME = re.compile(r"(?:^|[^\w])[A-Z][a-z]{1,19}[ \t]*\($")
 
@@ -51,6 +56,8 @@ class _Tables:
     number_words: frozenset[str]
     duration_after: frozenset[str]
     duration_before: frozenset[str]
+    not_names: frozenset[str]  # capitalised words that are no name before a number
+    of_age_words: frozenset[str]
 
 
 @cache
@@ -82,6 +89,8 @@ def _tables() -> _Tables:
         frozenset(w for w in numbers if " " not in w),
         words("ages.yaml", "duration_after"),
         words("ages.yaml", "duration_before"),
+        words("ages.yaml", "name_number_stop") | words("names.yaml", "common_words"),
+        words("ages.yaml", "of_age_words"),
     )
 
 
@@ -163,6 +172,23 @@ def _digit_ages(text: str, low: str, t: _Tables, found: _Found) -> None:
             and not _UNIT_AFTER.match(low, end)
         ):
             found.add(m.start(), end, value, 0.8, "i_am")
+        elif (
+            tail.endswith("of")
+            and (m := _OF_AGE.search(low, lo, start))
+            and m.group("who") in t.of_age_words
+        ):
+            found.add(m.start(), end, value, 0.85, "of_age")
+        elif tail.endswith("at") and (m := _ME_AT.search(low, lo, start)):
+            found.add(m.start(), end, value, 0.8, "me_at")
+        elif (m := _WHO_NUMBER.search(low, lo, start)) and m.group("who") in t.of_age_words:
+            found.add(m.start(), end, value, 0.8, "of_age")  # "a curvy lady, 33, with..."
+        elif (
+            (m := _NAME_NUMBER.search(text, lo, start))
+            and m.group("name").lower() not in t.not_names
+            and not _UNIT_AFTER.match(low, end)
+            and not _BAD_AFTER.match(low, end)
+        ):
+            found.add(m.start(), end, value, 0.6, "name_number")
 
 
 def _paren(

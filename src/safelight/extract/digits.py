@@ -1,13 +1,14 @@
 """Digit folding for disguised phone numbers: every way an ad can write a digit, made ASCII.
 
 Posters spell numbers so site filters miss them: number words ("seven one three"), look-alike
-letters ("O" for 0), keycap emoji, full-width or mathematical digits. `scan` turns a text into
-a short stream of *pieces* (digit runs, number words, look-alikes, separator words, and markers
-where ordinary words interrupt), each with its character span, so `phones.py` can assemble
-candidate numbers and map them back to the text. Ordinary words never become pieces one by
-one: one regex pass picks out only the number-ish tokens, which keeps long ads cheap.
+letters ("O" for 0), keycap emoji, full-width or mathematical digits. `scan` turns a stretch of
+text into a short stream of *pieces* (digit runs, number words, look-alikes, separator words,
+and markers where ordinary words interrupt), each with its character span, so `phones.py` can
+assemble candidate numbers and map them back to the text. Ordinary words never become pieces
+one by one: two regexes that start on a character class (so the engine skips the rest in C)
+pick out only the number-ish tokens, and only in the `windows` dense enough to hold a number.
 
-It also holds the cheap test that lets most texts skip all that work.
+`strong_enough` is the cheap test that lets most texts skip all of that.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def lookalikes() -> dict[str, str]:
 
 
 @cache
-def word_set(name: str) -> frozenset[str]:
+def word_list(name: str) -> frozenset[str]:
     """A word list section (junk_words, id_words, context_words) as a lower-case set."""
     return frozenset(str(k).lower() for k in _section(name))
 
@@ -154,7 +155,7 @@ def word_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], 
     The "after a non-letter" forms start with a character class, so the engine jumps over
     letters in C and tries the words only at word starts; group 1 is the token.
     """
-    vocab = sorted(set(digit_words()) | set(multipliers()) | word_set("junk_words"))
+    vocab = sorted(set(digit_words()) | set(multipliers()) | word_list("junk_words"))
     looks = "".join(sorted({c.lower() for c in lookalikes() if c.isalpha()}))
     words = rf"((?:{trie_pattern(vocab)}|[{re.escape(looks)}])++)"
     uni_l = rf"[^\W\d_{_OTHER}]"
@@ -201,7 +202,7 @@ def classify_letters(run: str) -> tuple[int, str, int]:
         return WEAK, "".join(looks[c] for c in run), len(run)
     if low in multipliers():
         return MULT, str(multipliers()[low]), 0
-    if low in word_set("junk_words"):
+    if low in word_list("junk_words"):
         return JUNK, "", 0
     split = _splitter()
     digits: list[str] = []
@@ -243,22 +244,24 @@ def strong_enough(text: str, need: int, need_with_lookalikes: int) -> bool:
 Span = tuple[int, int]
 
 
-def windows(text: str, need: int) -> list[tuple[int, int, list[Span]]]:
+def windows(text: str, need: int, low: str | None = None) -> list[tuple[int, int, list[Span]]]:
     """Stretches of `text` holding at least `need` digits and number words close together,
     each with the digit runs and price marks inside it (for `scan`).
 
     Digit runs and number-word occurrences closer than FAR characters form a cluster; each
     cluster, padded by FAR on both sides for the look-alikes, "+", "(" and unit words around
-    it, is one window. Ages, prices and years standing alone get no window.
+    it, is one window. Ages, prices and years standing alone get no window. `low`: the text
+    lower-cased with offsets kept (`_common.lowered`), when the caller has it.
     """
     nums = [m.span() for m in _NUMERIC.finditer(text)]
     anchors = [(s, e, 0 if text[s] in _MARKS else e - s) for s, e in nums]
-    low = lowered(text)
-    for w in _precheck_words():
-        k = low.find(w)
+    if low is None:
+        low = lowered(text)
+    for word in _precheck_words():
+        k = low.find(word)
         while k >= 0:
-            anchors.append((k, k + len(w), 1))
-            k = low.find(w, k + 1)
+            anchors.append((k, k + len(word), 1))
+            k = low.find(word, k + 1)
     if not anchors:
         return []
     anchors.sort()
@@ -285,21 +288,26 @@ def windows(text: str, need: int) -> list[tuple[int, int, list[Span]]]:
 
 
 def scan(
-    text: str, start: int = 0, end: int | None = None, nums: list[Span] | None = None
+    text: str,
+    start: int = 0,
+    end: int | None = None,
+    nums: list[Span] | None = None,
+    low: str | None = None,
 ) -> list[Piece]:
     """The number-ish pieces of text[start:end], in order, with BREAK markers where ordinary
-    words or wide gaps come between two of them. `nums`: the digit runs and price marks in
-    that stretch, when `windows` has found them already.
+    words or wide gaps come between two of them. `nums` (the digit runs and price marks in
+    that stretch) and `low` (the lower-cased text) save work when `windows` has them.
 
     A BREAK marker for a gap starts at the gap's start only when a letter is glued to the
     piece before, and ends at the gap's end only when a letter is glued to the piece after,
     so "150hh" or "Call7135550142" can be told apart from "150 hh".
     """
     after_a, after_u, at_a, at_u = word_patterns()
+    src = lowered(text) if low is None else low
     if text.isascii():
-        src, letter, after, at = text.lower(), _LETTER_A, after_a, at_a
+        letter, after, at = _LETTER_A, after_a, at_a
     else:
-        src, letter, after, at = lowered(text), _LETTER_U, after_u, at_u
+        letter, after, at = _LETTER_U, after_u, at_u
     if end is None:
         end = len(text)
     if nums is None:

@@ -16,6 +16,11 @@ from safelight.records import Mention
 
 # A name: a letter, then letters, apostrophes or inner hyphens ("Mary-Jane", "D'Asia").
 _NAME = r"(?P<name>[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_])|-(?=[^\W\d_])){1,19}+)(?![\w'’-])"
+_BEFORE_NAME = re.compile(
+    r"(?<![\w'’-])(?P<name>[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_])|-(?=[^\W\d_])){1,19}+)"
+    r"(?P<sep>[ \t]{1,2}|)$"
+)
+_COMMA_AGE = re.compile(r",[ \t]?[1-8][0-9](?![0-9])")
 _STRONG = frozenset(
     {
         "ask for",
@@ -39,6 +44,7 @@ class _Tables:
     stop: frozenset[str]
     cues: tuple[tuple[str, tuple[str, ...]], ...]  # (first word, spellings) of each cue
     tails: tuple[str, ...]
+    after: tuple[tuple[str, str], ...]  # (first word, phrase) of each phrase after a name
 
 
 def _phrase(cue: str) -> str:
@@ -58,15 +64,17 @@ def _tables() -> _Tables:
     return _Tables(
         cue_re,
         signoff_re,
-        words("names.yaml", "common_words"),
+        words("names.yaml", "common_words") | words("names.yaml", "contractions"),
         spelled,
         tuple(str(t).lower() for t in data["signoff_tails"]),
+        tuple((str(a).split()[0], str(a).lower()) for a in data["after_cues"]),
     )
 
 
 def _accept(name: str, stop: frozenset[str]) -> bool:
     """A capitalised (or all-caps) word that is not a common English word."""
-    if not name[0].isupper() or name.lower() in stop:
+    low = name.lower().replace("’", "'")
+    if not name[0].isupper() or low in stop or low.replace("'", "") in stop:
         return False
     rest = name[1:]
     return rest.islower() or rest.isupper() or "-" in rest or "'" in rest or "’" in rest
@@ -88,6 +96,29 @@ def _signoffs(text: str, t: _Tables) -> list[re.Match[str]]:
                     found.append(m)
                     i = m.end()
             i = text.find(dash, i + 1)
+    return found
+
+
+def _before(text: str, low: str, t: _Tables, here: frozenset[str]) -> list[Mention]:
+    """Names known by what follows them: "Gemma here", "Jade is waiting", "Jade, 22"."""
+    found: list[Mention] = []
+    spots = [
+        (i, phrase) for first, phrase in t.after if first in here for i in standalone(low, phrase)
+    ]
+    if "," in text:
+        spots += [(m.start(), "age") for m in _COMMA_AGE.finditer(text)]
+    for i, cue in sorted(spots):
+        m = _BEFORE_NAME.search(text, max(0, i - 24), i)
+        # "Jade, 22" has the name right before the comma; "Jade here" has a space between
+        if m is None or (cue == "age") == bool(m.group("sep")):
+            continue
+        name = m.group("name")
+        if not _accept(name, t.stop):
+            continue
+        start, end = m.span("name")
+        if found and start < found[-1].end:
+            continue
+        found.append(Mention("name", _norm(name), name, start, end, 0.6, detail={"cue": cue}))
     return found
 
 
@@ -127,4 +158,4 @@ def find_names(text: str) -> list[Mention]:
                     Mention("name", _norm(name), name, start, end, 0.6, detail={"cue": "signoff"})
                 )
         out = add_free(out, signed)
-    return out
+    return add_free(out, _before(text, low, t, here))

@@ -5,8 +5,9 @@ site filters: "seven one three 555 O142", "713 💋 555 💋 0142", "7️⃣1️
 digits. phonenumbers' own matcher finds none of these, so we:
 
 1. skip texts that cannot hold enough digits or number words (`digits.strong_enough`);
-2. scan only the dense stretches into pieces (`digits.scan`), glue pieces into digit
-   *groups* ("713", "five5five") and groups into *runs* split by words, prices and long gaps;
+2. scan only the stretches dense in them (`digits.windows`) into pieces (`digits.scan`), glue
+   pieces into digit *groups* ("713", "five5five") and groups into *runs* split by words,
+   prices and long gaps;
 3. in each run, try every group-aligned stretch of 10 (or 1 + 10, or "+" country code)
    digits, validate it (`numbering`), and keep the best non-overlapping set, preferring
    ordinary phone groupings (3-3-4) so that a date or a ZIP next to a number is not glued on.
@@ -23,6 +24,7 @@ from bisect import bisect_right
 from functools import cache
 
 from safelight.extract import numbering
+from safelight.extract._common import lowered
 from safelight.extract.digits import (
     BREAK,
     DIGITS,
@@ -42,7 +44,7 @@ from safelight.extract.digits import (
     strong_enough,
     trie_pattern,
     windows,
-    word_set,
+    word_list,
 )
 from safelight.records import Mention
 
@@ -105,8 +107,9 @@ def find_phones(text: str, region: str = "US") -> list[Mention]:
         return []
     found: dict[tuple[int, int], Mention] = {}
     budget = [_INTL_BUDGET]
-    for start, end, nums in windows(text, need - 2):
-        for run in _runs(text, scan(text, start, end, nums)):
+    low = lowered(text)
+    for start, end, nums in windows(text, need - 2, low):
+        for run in _runs(text, scan(text, start, end, nums, low)):
             for m in _run_mentions(text, run, region, nanp, budget):
                 found.setdefault((m.start, m.end), m)
     return sorted(found.values(), key=lambda m: (m.start, m.end))
@@ -241,7 +244,7 @@ def _run_mentions(
         offs[k + 1] = offs[k] + lens[k]
         weak[k + 1] = weak[k] + g.weak
         multi[k + 1] = multi[k] + (lens[k] > 1)
-    evens = _evens(run, lens) if m >= 5 else None
+    evens: list[int] | None = None  # computed when a candidate spans five groups
     group_at = {o: k for k, o in enumerate(offs)}  # digit offset -> group starting there
     cands: list[tuple[int, int, float, str, int]] = []  # (i, j, weight, e164, bad)
     for i in range(m):
@@ -258,8 +261,8 @@ def _run_mentions(
         else:
             lengths = range(6, 14)
         for n in lengths:
-            k = group_at.get(o + n)
-            if k is None or weak[k] - weak[i] > _MAX_WEAK:
+            stop = group_at.get(o + n)  # the group after the candidate's last
+            if stop is None or weak[stop] - weak[i] > _MAX_WEAK:
                 continue
             d = digits[o : o + n]
             e164 = ""
@@ -274,16 +277,19 @@ def _run_mentions(
                 e164 = (numbering.international(d) if plus else numbering.national(d, region)) or ""
             if not e164:
                 continue
-            j = k - 1
+            j = stop - 1
             bad = 0
             if e164.startswith("+1"):
-                if evens is not None and j - i >= 4 and evens[j + 1] > evens[i + 4]:
-                    continue  # "1 2 3 4 5 6 7 8 9 10": a list, not a number
-                if multi[k] - multi[i] >= 2:
+                if j - i >= 4:
+                    if evens is None:
+                        evens = _evens(run, lens)
+                    if evens[j + 1] > evens[i + 4]:
+                        continue  # "1 2 3 4 5 6 7 8 9 10": a list, not a number
+                if multi[stop] - multi[i] >= 2:
                     bad = _bad_boundaries(lens, offs, i, j)
                     if bad >= 2:
                         continue
-            w = 10.0 - bad - 0.2 * (weak[k] - weak[i])
+            w = 10.0 - bad - 0.2 * (weak[stop] - weak[i])
             if i == 0:
                 w += 0.5
             if j == m - 1:
@@ -374,6 +380,8 @@ def _best(cands: list[tuple[int, int, float, str, int]]) -> list[tuple[int, int,
 
 
 def _mention(text: str, run: list[_Group], i: int, j: int, e164: str, bad: int) -> Mention:
+    """The Mention for groups i..j of a run: its exact span (with a leading "+" or "("), the
+    tricks that disguised it, its confidence and where the number is from."""
     first, last = run[i], run[j]
     start, end = first.start, last.end
     tricks = 0
@@ -385,7 +393,7 @@ def _mention(text: str, run: list[_Group], i: int, j: int, e164: str, bad: int) 
         tricks |= g.tricks
         if k > i:
             tricks |= _gap_tricks(text[run[k - 1].end : g.start])
-            # digits split where no phone grouping splits them: "7 1 3 ...", "71 35 55 ..."
+            # digits split where no phone grouping splits them: "7 1 3 5 5 5 ..."
             prev = run[k - 1]
             odd = (pos not in std) if std else (len(g.digits) == 1 == len(prev.digits))
             if odd and g.first == DIGITS and prev.first == DIGITS:
@@ -453,13 +461,13 @@ def _is_id(text: str, start: int) -> bool:
         j -= 1
     if j >= 0 and text[j].isalpha():
         return False  # a long word, not an id label
-    return j < k and text[j + 1 : k + 1].lower() in word_set("id_words")
+    return j < k and text[j + 1 : k + 1].lower() in word_list("id_words")
 
 
 @cache
 def _context_before() -> re.Pattern[str]:
     """A word like "call" or "text" (searched in the lower-cased text before a number)."""
-    return re.compile(rf"[^a-z](?:{trie_pattern(sorted(word_set('context_words')))})(?![a-z])")
+    return re.compile(rf"[^a-z](?:{trie_pattern(sorted(word_list('context_words')))})(?![a-z])")
 
 
 # Confidence of a plainly written number, and the doubt each disguise adds.

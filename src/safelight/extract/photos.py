@@ -39,9 +39,13 @@ DEFAULT_MAX_BYTES = 64_000_000
 _EXIF_ORIENTATION = 0x0112
 DEFAULT_MAX_SIDE = 1024  # larger pictures are box-reduced before hashing (see hash_image)
 
-# Order of pdqhash.compute_dihedral's output after the original, named by what was done to
-# the picture: a copy that underwent the inverse transform matches that variant.
+# The other seven dihedral transforms, named as numpy would apply them (rot90 is counter-
+# clockwise): a copy edited by one of them has, nearly, the variant of that name.
 DIHEDRAL_NAMES = ("rot90", "rot180", "rot270", "flip_v", "flip_h", "transpose", "antitranspose")
+# Where each comes from: (pass, index into pdqhash.compute_dihedral's output, whose order
+# is original, rot90, rot180, rot270, flip_v, flip_h, transpose, antitranspose); pass 0 is
+# the picture, pass 1 the picture mirrored, pass 2 upside down (see hash_pixels).
+_DIHEDRAL_SOURCES = ((1, 6), (0, 2), (2, 6), (2, 0), (1, 0), (0, 6), (0, 7))
 CROP_FRACTIONS = (0.95, 0.9, 0.8)
 CONTENT_VARIANTS = ("trim", *(f"center{round(f * 100)}" for f in CROP_FRACTIONS))
 
@@ -258,9 +262,13 @@ def _reduce(img: Image.Image, max_side: int | None) -> Image.Image:
 # ---------------------------------------------------------------- hashing
 
 
+def _hex(bits: np.ndarray) -> str:
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
+
+
 def _pdq(rgb: np.ndarray) -> tuple[str, int]:
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality)
+    return _hex(bits), int(quality)
 
 
 def _border_run(lines: np.ndarray) -> int:
@@ -304,6 +312,10 @@ def trim_borders(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     return top, h - bottom, left, w - right
 
 
+def _dihedral_inputs(rgb: np.ndarray) -> tuple[np.ndarray, ...]:
+    return rgb, rgb[:, ::-1], rgb[::-1]
+
+
 def _center_crop(rgb: np.ndarray, fraction: float) -> np.ndarray:
     h, w = rgb.shape[:2]
     ch, cw = max(1, round(h * fraction)), max(1, round(w * fraction))
@@ -327,15 +339,22 @@ def hash_pixels(
     if not with_variants:
         pdq, quality = _pdq(rgb)
         return pdq, quality, {}
-    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    packed = [np.packbits(h.astype(np.uint8)).tobytes().hex() for h in hashes]
-    pdq, quality = packed[0], int(quality)
+    # PDQ's one-pass dihedral hashes drift ~10 bits (up to 20) from the true hash of the
+    # turned picture for all but the transpose (its box filters are not symmetric). Passes
+    # over the mirrored and the upside-down picture make flip_h, rot90, flip_v and rot270
+    # exact too; rot180 and antitranspose, rare edits, keep the one-pass values.
+    passes = [pdqhash.compute_dihedral(np.ascontiguousarray(a)) for a in _dihedral_inputs(rgb)]
+    pdq, quality = _hex(passes[0][0][0]), int(passes[0][1])
     variants: dict[str, str] = {}
     if quality >= min_quality:
-        variants.update(zip(DIHEDRAL_NAMES, packed[1:], strict=True))
+        for name, (pass_no, index) in zip(DIHEDRAL_NAMES, _DIHEDRAL_SOURCES, strict=True):
+            variants[name] = _hex(passes[pass_no][0][index])
     box = trim_borders(rgb)
     if box is not None:
         top, bottom, left, right = box
+        # One more pixel in from each cut edge: JPEG blends the border into it.
+        top, left = top + (top > 0), left + (left > 0)
+        bottom, right = bottom - (bottom < rgb.shape[0]), right - (right < rgb.shape[1])
         trimmed, q = _pdq(rgb[top:bottom, left:right])
         if q >= min_quality:
             variants["trim"] = trimmed

@@ -8,6 +8,7 @@ provinces, stop words and nicknames from `data/extract/regions.yaml` and `places
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ _MAX_NGRAM = 5
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _REGION_GAP = re.compile(r"[ \t]{0,3}(?:,[ \t]{0,3}|\([ \t]?|[ \t])")
 _HAS_DIGIT = re.compile(r"\d")
+_POSSESSIVE = re.compile(r"['’]s\b")  # "Tampa's", "St. John's": the key drops the 's
 _CANON = {"saint": "st", "sainte": "ste", "ft": "fort", "mount": "mt"}
 _CANON_WORDS = frozenset(_CANON)
 
@@ -66,7 +68,7 @@ def _fold_word(word: str) -> str:
 def _norm_token(token: str) -> str:
     low = token.lower() if token.isascii() else _fold_word(token)
     if "'" in low or "’" in low:
-        low = low.replace("'", "").replace("’", "")
+        low = _POSSESSIVE.sub("", low).replace("'", "").replace("’", "")
     return _CANON.get(low, low)
 
 
@@ -74,7 +76,7 @@ def key_of(name: str) -> str:
     """The lookup key of a place name: folded, lower-case, "Saint"/"St." made one."""
     folded = name.lower() if name.isascii() else _fold_word(name)
     if "'" in folded or "’" in folded:
-        folded = folded.replace("'", "").replace("’", "")
+        folded = _POSSESSIVE.sub("", folded).replace("'", "").replace("’", "")
     tokens = _TOKEN.findall(folded)
     if _CANON_WORDS.isdisjoint(tokens):
         return " ".join(tokens)
@@ -123,11 +125,21 @@ def _gazetteer() -> _Gazetteer:
         )
         index.setdefault(key_of(city.name), []).append(city)
     by_label = {(c.name, c.country, c.region): c for cs in index.values() for c in cs}
-    for alias, target in extra["aliases"].items():
+    for target, label in (extra.get("labels") or {}).items():
         name, cc, region = str(target).split("|")
         city = by_label.get((name, cc, region))
-        if city is not None:
-            index[key_of(str(alias))] = [city]
+        if city is not None:  # the name ads and people use ("New York", not "New York City")
+            renamed = dataclasses.replace(city, name=str(label))
+            for cities in index.values():
+                cities[:] = [renamed if c is city else c for c in cities]
+            by_label[(name, cc, region)] = renamed
+    alias_keys: set[str] = set()
+    for alias, target in extra["aliases"].items():
+        name, cc, region = str(target).split("|")
+        target_city = by_label.get((name, cc, region))
+        if target_city is not None:
+            index[key_of(str(alias))] = [target_city]
+            alias_keys.add(key_of(str(alias)))
     g.cities = {k: tuple(sorted(v, key=lambda c: -c.population)) for k, v in index.items()}
     for k in g.cities:
         parts = k.split(" ")
@@ -150,7 +162,9 @@ def _gazetteer() -> _Gazetteer:
     g.regions = {k: tuple(v) for k, v in names.items()}
     g.region_first = {k.split(" ", 1)[0] for k in g.regions}
     g.codes = {k: tuple(v) for k, v in codes.items()}
-    g.stop = words("places.yaml", "stop") | frozenset(g.regions)
+    # Region names ("Florida", "New York") are places only with a cue, unless an alias says
+    # what they mean in ads ("New York" is the city).
+    g.stop = (words("places.yaml", "stop") | frozenset(g.regions)) - alias_keys
     g.common = words("names.yaml", "common_words")
     g.cues = tuple(str(c).lower() for c in extra["cues"])
     g.name_cues = tuple(str(c).lower() for c in extra["name_cues"])
@@ -383,14 +397,19 @@ def _judge(
 def _bias_of(location: str) -> tuple[tuple[str, str], ...]:
     """Where the ad's location field points, most specific first (ads repeat locations)."""
     m = place_of_location(location) if location else None
-    if m is None:
-        return ()
+    if m is None:  # a state, province or country alone ("Maine", "ON", "USA")
+        g = _gazetteer()
+        wheres = g.regions.get(key_of(location)) or g.codes.get(location.strip().upper()) or ()
+        return tuple(dict.fromkeys(w for where in wheres for w in (where, (where[0], ""))))
     cc, region = m.detail["country"], m.detail["region"]
     return ((cc, region), (cc, "")) if region else ((cc, ""),)
 
 
 def find_places(text: str, location: str = "") -> list[Mention]:
-    """Every city named in `text`; `location` (the ad's location field) breaks ties."""
+    """Every city named in `text`; `location` breaks ties between cities of one name.
+
+    `location` is the ad's location field ("Portland, Maine"), or just a state, province or
+    country ("ME", "Ontario", "US") when that is all that is known."""
     return _scan(text, list(_bias_of(location)), relaxed=False)
 
 

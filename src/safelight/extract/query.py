@@ -24,8 +24,22 @@ def _handle_platforms() -> tuple[str, ...]:
     if callable(platforms):
         platforms = platforms()
     if not platforms:
-        platforms = ("instagram", "snapchat", "telegram", "whatsapp", "kik", "twitter", "onlyfans",
-                     "tiktok", "discord", "wechat", "line", "signal", "skype", "unknown")
+        platforms = (
+            "instagram",
+            "snapchat",
+            "telegram",
+            "whatsapp",
+            "kik",
+            "twitter",
+            "onlyfans",
+            "tiktok",
+            "discord",
+            "wechat",
+            "line",
+            "signal",
+            "skype",
+            "unknown",
+        )
     return tuple(sorted(set(platforms) | {"unknown"}))
 
 

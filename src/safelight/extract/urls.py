@@ -99,7 +99,7 @@ def _email_like(low: str, start: int) -> bool:
     if _EMAIL_BEFORE.search(window):
         return True
     m = _AT_WORD_BEFORE.search(window)
-    return bool(m) and m.group(1) not in words("emails.yaml", "word_at_stop_locals")
+    return m is not None and m.group(1) not in words("emails.yaml", "word_at_stop_locals")
 
 
 def _bare(text: str, low: str, t: _Tables) -> list[Mention]:

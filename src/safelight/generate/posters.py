@@ -36,12 +36,19 @@ def _days() -> tuple[str, ...]:
     return tuple((start + timedelta(d)).isoformat() for d in range(SPAN_DAYS + 1))
 
 
+@cache
+def _clock() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """ "THH:MM" for every minute of a day and ":SS" for every second: iso() is on the hot path."""
+    minutes = tuple(f"T{m // 60:02d}:{m % 60:02d}" for m in range(1440))
+    return minutes, tuple(f":{s:02d}Z" for s in range(60))
+
+
 def iso(ts: int) -> str:
     """Seconds since 2026-01-01T00:00:00Z as ISO 8601 with Z."""
     d, s = divmod(ts, DAY)
-    h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
-    return f"{_days()[d]}T{h:02d}:{m:02d}:{s:02d}Z"
+    minutes, seconds = _clock()
+    return _days()[d] + minutes[m] + seconds[s]
 
 
 @dataclass(slots=True)
@@ -167,7 +174,7 @@ def _selectors(
     if rng.random() < handle:
         out.handle = f"{who_l}{rng.choice(('', '.', '_'))}{word}{p.tag}"
     if rng.random() < cashtag:
-        out.cashtag = f"${who}{word.capitalize()}{p.tag}"
+        out.cashtag = f"${who.capitalize()}{word.capitalize()}{p.tag}"
     return out
 
 
@@ -413,6 +420,7 @@ def organised(p: Poster) -> tuple[list[Row], dict[str, Any]]:
         cashtag=sel.cashtag,
         cues=tuple(cues),
         title_cues=tuple(title_cues),
+        has_phone=bool(p.phones),
     )
     plain_styles = rng.sample(ph.PLAIN_STYLES, 2)
     obf_styles = rng.sample(ph.OBFUSCATED_STYLES, 3)
@@ -483,7 +491,9 @@ def independent(p: Poster) -> tuple[list[Row], dict[str, Any]]:
         )
     disguise = 0.0
     if frame is not None:
-        voice = text.compose_decoy(rng, frame, email=sel.email if p.phones else None)
+        voice = text.compose_decoy(
+            rng, frame, email=sel.email if p.phones else None, has_phone=bool(p.phones)
+        )
         plain_styles: list[str] = ["dash"]
         obf_styles: list[str] = []
     else:
@@ -505,6 +515,7 @@ def independent(p: Poster) -> tuple[list[Row], dict[str, Any]]:
             cashtag=sel.cashtag,
             cues=tuple(cues),
             long=r() < 0.06,
+            has_phone=bool(p.phones),
         )
         plain_styles = rng.sample(ph.PLAIN_STYLES, rng.randint(1, 2))
         obf_styles = []

@@ -168,6 +168,7 @@ def compose(
     cues: tuple[tuple[str, bool], ...] = (),
     title_cues: tuple[str, ...] = (),
     long: bool = False,
+    has_phone: bool = True,
 ) -> Voice:
     """Compose a voice; `cues` are (category, optional-per-ad) pairs planted as sentences.
 
@@ -187,8 +188,12 @@ def compose(
                 continue
         elif chance < 1.0 and rng.random() >= chance:
             continue
-        text = fill((bio() or "") if cat == "bio" else rng.choice(bank[cat]), rng, words)
-        text = text.replace("{price}", price)
+        if cat == "contact" and not has_phone:
+            cat = "contact_written"
+        pattern = bio() if cat == "bio" else rng.choice(bank[cat])
+        if pattern is None:
+            continue
+        text = fill(pattern, rng, words).replace("{price}", price)
         if handle:
             text = text.replace("{handle}", handle)
         if email:
@@ -223,7 +228,9 @@ def compose(
     return Voice(titles=titles, sentences=sentences, sep=rng.choice(phrases["separators"]))
 
 
-def compose_decoy(rng: random.Random, frame: dict[str, Any], *, email: str | None = None) -> Voice:
+def compose_decoy(
+    rng: random.Random, frame: dict[str, Any], *, email: str | None = None, has_phone: bool = True
+) -> Voice:
     """A harmless ad (shop, club, lawyer...) whose wording a naive keyword list flags."""
     words = _words()
     bank = _banks()[0]["voice"]
@@ -232,7 +239,8 @@ def compose_decoy(rng: random.Random, frame: dict[str, Any], *, email: str | Non
     ]
     for text in rng.sample(frame["more"], min(len(frame["more"]), rng.randint(2, 3))):
         sentences.append((fill(text, rng, words), None, True))
-    for cat, optional in (("business_hours", 0.3), ("business_place", 0.0), ("contact", 0.0)):
+    contact = "contact" if has_phone else "contact_written"
+    for cat, optional in (("business_hours", 0.3), ("business_place", 0.0), (contact, 0.0)):
         sentences.append((fill(rng.choice(bank[cat]), rng, words), None, rng.random() < optional))
     if email:
         line = fill(rng.choice(bank["email"]), rng, words).replace("{email}", email)

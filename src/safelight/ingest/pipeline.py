@@ -137,8 +137,14 @@ def _ingest_one(
 ) -> dict[str, Any]:
     source = str(path.resolve())
     fingerprint = source_fingerprint(path)
-    counts = {"source": source, "read": 0, "stored": 0, "duplicates": 0, "rejected": 0,
-              "skipped_resumed": 0}
+    counts = {
+        "source": source,
+        "read": 0,
+        "stored": 0,
+        "duplicates": 0,
+        "rejected": 0,
+        "skipped_resumed": 0,
+    }
     previous = store.checkpoint(source)
     done = 0
     if previous is not None and previous.fingerprint == fingerprint and not force:

@@ -88,16 +88,22 @@ class TemplateIndex:
 
     def __init__(self, conn: sa.Connection) -> None:
         self.bands: dict[int, list[int]] = defaultdict(list)
-        for key, leader in conn.execute(sa.select(template_bands.c.band_key, template_bands.c.leader_pk)):
+        for key, leader in conn.execute(
+            sa.select(template_bands.c.band_key, template_bands.c.leader_pk)
+        ):
             self.bands[key].append(leader)
         self.sigs: dict[int, np.ndarray] = {}
         leaders = sorted({leader for group in self.bands.values() for leader in group})
         for chunk in _chunks(leaders):
-            q = sa.select(ad_features.c.ad_pk, ad_features.c.sig).where(ad_features.c.ad_pk.in_(chunk))
+            q = sa.select(ad_features.c.ad_pk, ad_features.c.sig).where(
+                ad_features.c.ad_pk.in_(chunk)
+            )
             for pk, sig in conn.execute(q):
                 self.sigs[pk] = np.frombuffer(sig, dtype=np.uint32)
 
-    def assign(self, pk: int, sig: np.ndarray, threshold: float) -> tuple[int, float, list[int] | None]:
+    def assign(
+        self, pk: int, sig: np.ndarray, threshold: float
+    ) -> tuple[int, float, list[int] | None]:
         """(leader, similarity, band keys if the ad starts a new template)."""
         keys = tpl.band_keys(sig)
         best, best_sim = -1, 0.0
@@ -118,7 +124,9 @@ class TemplateIndex:
         return pk, 1.0, keys
 
 
-def _assign_templates(conn: sa.Connection, watermark: int, settings: Settings, summary: LinkSummary) -> None:
+def _assign_templates(
+    conn: sa.Connection, watermark: int, settings: Settings, summary: LinkSummary
+) -> None:
     index = TemplateIndex(conn)
     q = (
         sa.select(ad_features.c.ad_pk, ad_features.c.sig, ad_features.c.ntokens)
@@ -159,7 +167,9 @@ def _pivot_rows(conn: sa.Connection, ad_pks: Sequence[int] | None) -> list[tuple
     return out
 
 
-def _ads_of_selectors(conn: sa.Connection, keys: Iterable[tuple[str, str]]) -> list[tuple[int, str, str]]:
+def _ads_of_selectors(
+    conn: sa.Connection, keys: Iterable[tuple[str, str]]
+) -> list[tuple[int, str, str]]:
     by_kind: dict[str, list[str]] = defaultdict(list)
     for kind, value in keys:
         by_kind[kind].append(value)
@@ -224,7 +234,8 @@ def _hub_status(
     for pk, leader in leaders.items():
         keys_of[pk].append(intern(("template", str(leader))))
     candidates = [
-        sid for sid, pks in ads_of.items()
+        sid
+        for sid, pks in ads_of.items()
         if len(set(pks)) > 1 and (touched is None or intern.names[sid] in touched)
     ]
     hubs: set[int] = set()
@@ -262,12 +273,16 @@ def link_new(store: Store, settings: Settings) -> LinkSummary:
     """Link every ad not linked yet; one transaction, so a crash leaves the previous state."""
     summary = LinkSummary()
     with store.engine.begin() as conn:
-        watermark = int(conn.scalar(sa.text("SELECT value FROM meta WHERE key = :k"), {"k": WATERMARK}) or 0)
+        watermark = int(
+            conn.scalar(sa.text("SELECT value FROM meta WHERE key = :k"), {"k": WATERMARK}) or 0
+        )
         top = conn.scalar(sa.select(sa.func.max(ads.c.pk))) or 0
         if top <= watermark:
             return summary
         full = watermark == 0
-        new_pks = list(conn.scalars(sa.select(ads.c.pk).where(ads.c.pk > watermark).order_by(ads.c.pk)))
+        new_pks = list(
+            conn.scalars(sa.select(ads.c.pk).where(ads.c.pk > watermark).order_by(ads.c.pk))
+        )
         summary.new_ads = len(new_pks)
         _assign_templates(conn, watermark, settings, summary)
         from safelight.link.photos import link_photos  # photo links are optional (photos extra)
@@ -281,7 +296,9 @@ def link_new(store: Store, settings: Settings) -> LinkSummary:
         selector_ads = {pk for pk, _, _ in rows}
         context_rows = rows if full else _pivot_rows(conn, sorted(selector_ads | set(new_pks)))
         leaders = _templates_of(conn, None if full else sorted(selector_ads | set(new_pks)))
-        status, ads_of = _hub_status(context_rows, leaders, touched, settings.hub_min_groups, intern)
+        status, ads_of = _hub_status(
+            context_rows, leaders, touched, settings.hub_min_groups, intern
+        )
         previous = _previous_status(conn, status)
         _save_status(conn, status, previous)
         summary.hubs = sum(1 for s in status.values() if s[2])
@@ -304,7 +321,9 @@ def link_new(store: Store, settings: Settings) -> LinkSummary:
     return summary
 
 
-def _previous_status(conn: sa.Connection, status: dict[tuple[str, str], Any]) -> dict[tuple[str, str], bool]:
+def _previous_status(
+    conn: sa.Connection, status: dict[tuple[str, str], Any]
+) -> dict[tuple[str, str], bool]:
     out: dict[tuple[str, str], bool] = {}
     by_kind: dict[str, list[str]] = defaultdict(list)
     for kind, value in status:
@@ -327,7 +346,9 @@ def _save_status(
     for kind in {k for k, _ in stale}:
         values = [v for k, v in stale if k == kind]
         for chunk in _chunks(values):
-            conn.execute(sa.delete(selectors).where(selectors.c.kind == kind, selectors.c.value.in_(chunk)))
+            conn.execute(
+                sa.delete(selectors).where(selectors.c.kind == kind, selectors.c.value.in_(chunk))
+            )
     rows = [
         {"kind": k, "value": v, "n_ads": n, "groups": g, "hub": hub}
         for (k, v), (n, g, hub) in sorted(status.items())
@@ -340,10 +361,14 @@ def _close_over_networks(conn: sa.Connection, seeds: set[int]) -> set[int]:
     """The seeds plus every ad of every network a seed is in."""
     ids: set[str] = set()
     for chunk in _chunks(sorted(seeds)):
-        ids.update(conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk))))
+        ids.update(
+            conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk)))
+        )
     out = set(seeds)
     for chunk in _chunks(sorted(ids)):
-        out.update(conn.scalars(sa.select(ad_networks.c.ad_pk).where(ad_networks.c.network_id.in_(chunk))))
+        out.update(
+            conn.scalars(sa.select(ad_networks.c.ad_pk).where(ad_networks.c.network_id.in_(chunk)))
+        )
     return out
 
 
@@ -352,7 +377,12 @@ def _recompute(conn: sa.Connection, involved: list[int], full: bool, summary: Li
     scope = None if full else involved
     inside = set(involved)
     edges: list[tuple[int, int]] = []
-    hub_keys = {(k, v) for k, v in conn.execute(sa.select(selectors.c.kind, selectors.c.value).where(selectors.c.hub))}
+    hub_keys = {
+        (k, v)
+        for k, v in conn.execute(
+            sa.select(selectors.c.kind, selectors.c.value).where(selectors.c.hub)
+        )
+    }
     first_of: dict[tuple[str, str], int] = {}
     for pk, kind, value in _pivot_rows(conn, scope):
         if (kind, value) in hub_keys or pk not in inside:
@@ -368,11 +398,15 @@ def _recompute(conn: sa.Connection, involved: list[int], full: bool, summary: Li
 
     old_ids: set[str] = set()
     for chunk in _chunks(involved):
-        old_ids.update(conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk))))
+        old_ids.update(
+            conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk)))
+        )
         conn.execute(sa.delete(ad_networks).where(ad_networks.c.ad_pk.in_(chunk)))
     for chunk in _chunks(sorted(old_ids)):
         conn.execute(sa.delete(networks).where(networks.c.id.in_(chunk)))
-    conn.execute(sa.insert(ad_networks), [{"ad_pk": pk, "network_id": f"N{root[pk]}"} for pk in involved])
+    conn.execute(
+        sa.insert(ad_networks), [{"ad_pk": pk, "network_id": f"N{root[pk]}"} for pk in involved]
+    )
     summary.networks_changed = len({root[pk] for pk in involved})
     _write_summaries(conn, root)
 
@@ -408,9 +442,14 @@ def _write_summaries(conn: sa.Connection, root: dict[int, int]) -> None:
 
 
 def _set_watermark(conn: sa.Connection, value: int) -> None:
-    updated = conn.execute(sa.text("UPDATE meta SET value = :v WHERE key = :k"), {"v": str(value), "k": WATERMARK})
+    updated = conn.execute(
+        sa.text("UPDATE meta SET value = :v WHERE key = :k"), {"v": str(value), "k": WATERMARK}
+    )
     if updated.rowcount == 0:
-        conn.execute(sa.text("INSERT INTO meta (key, value) VALUES (:k, :v)"), {"k": WATERMARK, "v": str(value)})
+        conn.execute(
+            sa.text("INSERT INTO meta (key, value) VALUES (:k, :v)"),
+            {"k": WATERMARK, "v": str(value)},
+        )
 
 
 def rebuild(store: Store, settings: Settings) -> LinkSummary:

@@ -11,7 +11,15 @@ import sqlalchemy as sa
 
 from safelight.link.template import masked_text
 from safelight.records import PIVOT_KINDS, Mention
-from safelight.store.schema import ad_networks, ad_templates, ads, links, mentions, networks, selectors
+from safelight.store.schema import (
+    ad_networks,
+    ad_templates,
+    ads,
+    links,
+    mentions,
+    networks,
+    selectors,
+)
 from safelight.store.store import Store
 
 
@@ -28,9 +36,15 @@ def _network_row(row: Any) -> dict[str, Any]:
     }
 
 
-def iter_networks(store: Store, min_size: int = 2, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def iter_networks(
+    store: Store, min_size: int = 2, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Networks of at least `min_size` ads, largest first, each with its ad ids."""
-    q = sa.select(networks).where(networks.c.size >= min_size).order_by(networks.c.size.desc(), networks.c.id)
+    q = (
+        sa.select(networks)
+        .where(networks.c.size >= min_size)
+        .order_by(networks.c.size.desc(), networks.c.id)
+    )
     if limit:
         q = q.limit(limit)
     with store.engine.connect() as conn:
@@ -50,12 +64,18 @@ def iter_networks(store: Store, min_size: int = 2, limit: int | None = None) -> 
                 yield {**_network_row(row), "ads": members[row.id]}
 
 
-def list_networks(store: Store, min_size: int = 2, limit: int | None = None) -> list[dict[str, Any]]:
+def list_networks(
+    store: Store, min_size: int = 2, limit: int | None = None
+) -> list[dict[str, Any]]:
     return list(iter_networks(store, min_size, limit))
 
 
 def network_of_ad(store: Store, ad_id: str) -> str | None:
-    q = sa.select(ad_networks.c.network_id).join(ads, ads.c.pk == ad_networks.c.ad_pk).where(ads.c.id == ad_id)
+    q = (
+        sa.select(ad_networks.c.network_id)
+        .join(ads, ads.c.pk == ad_networks.c.ad_pk)
+        .where(ads.c.id == ad_id)
+    )
     with store.engine.connect() as conn:
         return conn.scalar(q)
 
@@ -68,8 +88,16 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
             return None
         out = _network_row(row)
         ad_rows = conn.execute(
-            sa.select(ads.c.pk, ads.c.id, ads.c.posted_at, ads.c.place, ads.c.location, ads.c.site,
-                      ads.c.title, ads.c.score)
+            sa.select(
+                ads.c.pk,
+                ads.c.id,
+                ads.c.posted_at,
+                ads.c.place,
+                ads.c.location,
+                ads.c.site,
+                ads.c.title,
+                ads.c.score,
+            )
             .join(ad_networks, ad_networks.c.ad_pk == ads.c.pk)
             .where(ad_networks.c.network_id == network_id)
             .order_by(ads.c.posted_at, ads.c.pk)
@@ -77,8 +105,13 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
         pks = [r.pk for r in ad_rows]
         id_of = {r.pk: r.id for r in ad_rows}
         ment = conn.execute(
-            sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value, mentions.c.raw,
-                      mentions.c.obfuscated)
+            sa.select(
+                mentions.c.ad_pk,
+                mentions.c.kind,
+                mentions.c.value,
+                mentions.c.raw,
+                mentions.c.obfuscated,
+            )
             .join(ad_networks, ad_networks.c.ad_pk == mentions.c.ad_pk)
             .where(ad_networks.c.network_id == network_id)
             .order_by(mentions.c.ad_pk, mentions.c.start)
@@ -132,7 +165,9 @@ def _template(conn: sa.Connection, tmpl: dict[int, int]) -> dict[str, Any] | Non
     leader, size = max(counts.items(), key=lambda kv: (kv[1], -kv[0]))
     if size < 2:
         return None
-    row = conn.execute(sa.select(ads.c.id, ads.c.title, ads.c.body).where(ads.c.pk == leader)).first()
+    row = conn.execute(
+        sa.select(ads.c.id, ads.c.title, ads.c.body).where(ads.c.pk == leader)
+    ).first()
     if row is None:
         return None
     from safelight.records import ad_text
@@ -141,8 +176,9 @@ def _template(conn: sa.Connection, tmpl: dict[int, int]) -> dict[str, Any] | Non
     ms = [
         Mention(m.kind, m.value, m.raw, m.start, m.end)
         for m in conn.execute(
-            sa.select(mentions.c.kind, mentions.c.value, mentions.c.raw, mentions.c.start, mentions.c.end)
-            .where(mentions.c.ad_pk == leader, mentions.c.start >= 0)
+            sa.select(
+                mentions.c.kind, mentions.c.value, mentions.c.raw, mentions.c.start, mentions.c.end
+            ).where(mentions.c.ad_pk == leader, mentions.c.start >= 0)
         )
     ]
     return {"leader": row.id, "ads": size, "text": " ".join(masked_text(text, ms).split())}
@@ -179,20 +215,44 @@ def _assemble(
         hub = hubs.get((kind, value), False)
         for pk in members:
             verb = "carries hub" if hub else "shares"
-            why[pk].append(f"{verb} {kind} {value} with {len(members) - 1} other ads of this network")
-            edges.append({"source": id_of[pk], "target": f"{kind}:{value}", "kind": kind,
-                          "evidence": {"value": value, "hub": hub, "written_as": sorted(raws[(kind, value)])[:5]}})
+            why[pk].append(
+                f"{verb} {kind} {value} with {len(members) - 1} other ads of this network"
+            )
+            edges.append(
+                {
+                    "source": id_of[pk],
+                    "target": f"{kind}:{value}",
+                    "kind": kind,
+                    "evidence": {
+                        "value": value,
+                        "hub": hub,
+                        "written_as": sorted(raws[(kind, value)])[:5],
+                    },
+                }
+            )
     for pk, leader in tmpl.items():
         if pk != leader and leader in id_of:
-            why[pk].append(f"joined the text template of {id_of[leader]} (similarity {sims.get(pk, 0):.2f})")
+            why[pk].append(
+                f"joined the text template of {id_of[leader]} (similarity {sims.get(pk, 0):.2f})"
+            )
             why[leader].append("first ad of a text template")
-            edges.append({"source": id_of[pk], "target": id_of[leader], "kind": "template",
-                          "evidence": {"similarity": sims.get(pk)}})
+            edges.append(
+                {
+                    "source": id_of[pk],
+                    "target": id_of[leader],
+                    "kind": "template",
+                    "evidence": {"similarity": sims.get(pk)},
+                }
+            )
     for a, b, kind, evidence in photo:
         if a in id_of and b in id_of:
             ev = json.loads(evidence)
-            why[a].append(f"photo near-identical to one in {id_of[b]} (distance {ev.get('distance')})")
-            why[b].append(f"photo near-identical to one in {id_of[a]} (distance {ev.get('distance')})")
+            why[a].append(
+                f"photo near-identical to one in {id_of[b]} (distance {ev.get('distance')})"
+            )
+            why[b].append(
+                f"photo near-identical to one in {id_of[a]} (distance {ev.get('distance')})"
+            )
             edges.append({"source": id_of[a], "target": id_of[b], "kind": kind, "evidence": ev})
     persons: dict[str, set[int]] = defaultdict(set)
     for pk in pks:
@@ -209,13 +269,25 @@ def _assemble(
             timeline.append({"place": place, "from": day, "to": day, "ads": 1})
     return {
         "ads": [
-            {"id": r.id, "posted_at": r.posted_at, "place": r.place or r.location, "site": r.site,
-             "title": r.title, "score": r.score, "why": why.get(r.pk, ["no link evidence (singleton)"])}
+            {
+                "id": r.id,
+                "posted_at": r.posted_at,
+                "place": r.place or r.location,
+                "site": r.site,
+                "title": r.title,
+                "score": r.score,
+                "why": why.get(r.pk, ["no link evidence (singleton)"]),
+            }
             for r in ad_rows
         ],
         "selectors": [
-            {"kind": k, "value": v, "count": len(m), "hub": hubs.get((k, v), False),
-             "written_as": sorted(raws[(k, v)])[:10]}
+            {
+                "kind": k,
+                "value": v,
+                "count": len(m),
+                "hub": hubs.get((k, v), False),
+                "written_as": sorted(raws[(k, v)])[:10],
+            }
             for (k, v), m in sorted(by_value.items(), key=lambda kv: -len(kv[1]))
         ],
         "persons": [{"name": n, "ages": sorted(a)} for n, a in sorted(persons.items())],

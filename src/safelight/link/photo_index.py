@@ -165,16 +165,19 @@ class PhotoIndex:
             rows = rows.astype(np.int64)
             dist = dist.astype(np.int64)
         else:
-            qrow, rows, dist = _mih_join(queries, self.codes(), r)
+            qrow, rows, dist = _mih_join(queries, self.codes(), r, r // _CHUNK_BITS)
         qrow, ids, dist = _best_per_key(qrow, self.ids[rows], dist)
         final = np.lexsort((ids, dist, qrow))
         return qrow[final], ids[final], dist[final]
 
-    def pairs_within(self, max_distance: int = 31) -> np.ndarray:
+    def pairs_within(self, max_distance: int = 31, *, exact: bool = True) -> np.ndarray:
         """Every pair of distinct ids with some stored hashes within max_distance.
 
         Returns an (n, 3) int64 array of (id_a, id_b, distance) with id_a < id_b, the
-        smallest distance per pair, sorted by id_a, id_b.
+        smallest distance per pair, sorted by id_a, id_b. `exact=False` probes one bit
+        fewer per chunk: about 15x faster, still exact up to distance 15 (and up to 31
+        when max_distance >= 32), and it misses a few pairs near max_distance (recall
+        measured in bench/bench_photos.py).
         """
         r = _check_distance(max_distance)
         codes = self.codes()
@@ -185,7 +188,8 @@ class PhotoIndex:
             a = np.repeat(np.arange(len(codes), dtype=np.int64), np.diff(lims.astype(np.int64)))
             b, dist = rows.astype(np.int64), dist.astype(np.int64)
         else:
-            a, b, dist = _mih_join(codes, None, r)
+            nflip = r // _CHUNK_BITS if exact else max(0, r // _CHUNK_BITS - 1)
+            a, b, dist = _mih_join(codes, None, r, nflip)
         ia, ib = self.ids[a], self.ids[b]
         keep = ia != ib
         lo, hi, dist = np.minimum(ia, ib)[keep], np.maximum(ia, ib)[keep], dist[keep]
@@ -264,18 +268,13 @@ def _neighbour_masks(nflip: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
-def _expand(src: np.ndarray, lo: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (src[k], lo[k] + t) for t in range(length[k]), as two flat arrays."""
-    total = int(length.sum())
-    starts = np.cumsum(length) - length
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(starts, length)
-    return np.repeat(src, length), np.repeat(lo, length) + offsets
-
-
 def _mih_join(
-    queries: np.ndarray, base: np.ndarray | None, max_distance: int
+    queries: np.ndarray, base: np.ndarray | None, max_distance: int, nflip: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact (query row, base row, distance) for all pairs within max_distance.
+    """(query row, base row, distance) for all pairs within max_distance.
+
+    Exact when nflip >= max_distance // 16 (pigeonhole over the 16 chunks); with fewer
+    flips, pairs that differ in every chunk by more than nflip bits are missed.
 
     With base None it is a self-join of `queries` returning each unordered pair once
     (row a < row b). A pair is reported only from the first chunk in which it is a
@@ -285,7 +284,6 @@ def _mih_join(
     self_join = base is None
     queries = np.ascontiguousarray(queries)
     b_codes = queries if base is None else np.ascontiguousarray(base)
-    nflip = max_distance // _CHUNK_BITS
     q16, b16 = queries.view("<u2"), b_codes.view("<u2")  # (n, 16) chunk keys
     q64, b64 = queries.view(np.uint64), b_codes.view(np.uint64)  # (n, 4) words
     masks = _neighbour_masks(nflip)
@@ -371,16 +369,23 @@ def _verify(
     while begin < len(r_len):
         done = int(cum[begin - 1]) if begin else 0
         end = max(begin + 1, int(np.searchsorted(cum, done + _BATCH_CANDIDATES, side="right")))
-        qa, bb = _expand(r_src[begin:end], r_lo[begin:end], r_len[begin:end])
-        dist = np.zeros(len(qa), dtype=np.uint16)
+        src, lo, length = r_src[begin:end], r_lo[begin:end], r_len[begin:end]
+        first = cum[begin:end] - length - done  # where each range starts in this batch
+        total = int(length.sum())
+        # Candidate k pairs row src[r] with base position lo[r] + (k - first[r]) for the
+        # range r holding k. The query side is repeated as values, not gathered by index.
+        bpos = np.arange(total, dtype=np.int64) + np.repeat(lo - first, length)
+        dist = np.zeros(total, dtype=np.uint16)
         for w in check:
-            dist += np.bitwise_count(np.take(qwords[w], qa) ^ np.take(bwords[w], bb))
+            dist += np.bitwise_count(np.repeat(qwords[w][src], length) ^ np.take(bwords[w], bpos))
         keep = np.flatnonzero(dist <= max_distance)
-        qa, bb, dist = qa[keep], bb[keep], dist[keep]
-        for w in rest:
-            dist += np.bitwise_count(np.take(qwords[w], qa) ^ np.take(bwords[w], bb))
-        close = dist <= max_distance
-        if close.any():
-            out.append((qa[close], bb[close], dist[close].astype(np.int64)))
+        if len(keep):
+            qa = src[np.searchsorted(first, keep, side="right") - 1]
+            bb, dist = bpos[keep], dist[keep]
+            for w in rest:
+                dist += np.bitwise_count(np.take(qwords[w], qa) ^ np.take(bwords[w], bb))
+            close = dist <= max_distance
+            if close.any():
+                out.append((qa[close], bb[close], dist[close].astype(np.int64)))
         begin = end
     return out

@@ -48,9 +48,9 @@ def near_pairs(
 def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
     """Store a photo link for every new ad whose photo is near one of another ad; returns count."""
     rows = conn.execute(
-        sa.select(mentions.c.ad_pk, mentions.c.value).where(
-            mentions.c.kind == "photo", mentions.c.value.like("pdq:%")
-        ).order_by(mentions.c.ad_pk)
+        sa.select(mentions.c.ad_pk, mentions.c.value)
+        .where(mentions.c.kind == "photo", mentions.c.value.like("pdq:%"))
+        .order_by(mentions.c.ad_pk)
     ).all()
     if not rows:
         return 0
@@ -67,15 +67,21 @@ def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
         key = (min(a_pk, b_pk), max(a_pk, b_pk))
         prev = best.get(key)
         if prev is None or d < prev[0]:
-            ha, hb = (hexes[new_idx[q]], hexes[b]) if a_pk == key[0] else (hexes[b], hexes[new_idx[q]])
+            ha, hb = (
+                (hexes[new_idx[q]], hexes[b]) if a_pk == key[0] else (hexes[b], hexes[new_idx[q]])
+            )
             best[key] = (d, ha, hb)
     if not best:
         return 0
     conn.execute(
         sa.insert(links),
         [
-            {"ad_a": a, "ad_b": b, "kind": "photo",
-             "evidence": json.dumps({"distance": d, "pdq_a": ha, "pdq_b": hb})}
+            {
+                "ad_a": a,
+                "ad_b": b,
+                "kind": "photo",
+                "evidence": json.dumps({"distance": d, "pdq_a": ha, "pdq_b": hb}),
+            }
             for (a, b), (d, ha, hb) in sorted(best.items())
         ],
     )

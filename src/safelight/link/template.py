@@ -73,8 +73,11 @@ def signature(tokens: Sequence[str]) -> np.ndarray | None:
     """MinHash (64 × uint32) of the word 3-shingles, or None when there are too few words."""
     if len(tokens) < SHINGLE:
         return None
-    h = np.fromiter(map(zlib.crc32, "\x1f".join(tokens).encode().split(b"\x1f")), dtype=np.uint64,
-                    count=len(tokens))
+    h = np.fromiter(
+        map(zlib.crc32, "\x1f".join(tokens).encode().split(b"\x1f")),
+        dtype=np.uint64,
+        count=len(tokens),
+    )
     sh = (h[:-2] * _M1 + h[1:-1] * _M2 + h[2:]) & _MASK32
     # uint64 arithmetic wraps modulo 2**64, which is what multiply-shift wants.
     return ((sh[:, None] * _A + _B) >> _SHIFT).min(axis=0).astype(np.uint32)
@@ -95,8 +98,13 @@ def band_keys(sig: np.ndarray) -> list[int]:
     keys = []
     for band in range(BANDS):
         r = rows[band]
-        k = (int(r[0]) * 0x9E3779B97F4A7C15 ^ int(r[1]) * 0xC2B2AE3D27D4EB4F
-             ^ int(r[2]) * 0x165667B19E3779F9 ^ int(r[3]) ^ band << 56)
+        k = (
+            int(r[0]) * 0x9E3779B97F4A7C15
+            ^ int(r[1]) * 0xC2B2AE3D27D4EB4F
+            ^ int(r[2]) * 0x165667B19E3779F9
+            ^ int(r[3])
+            ^ band << 56
+        )
         keys.append(k & 0x7FFFFFFFFFFFFFFF)
     return keys
 

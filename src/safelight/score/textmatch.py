@@ -76,11 +76,13 @@ class Folder:
         if ch in self.ignorable:
             out = ""
         else:
+            # Case first ("İ" folds to i + a combining dot), then drop every combining mark.
+            decomposed = unicodedata.normalize("NFKD", ch.casefold())
             out = "".join(
-                c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+                self.confusables.get(c, c)
+                for c in decomposed
+                if not unicodedata.combining(c) and c not in self.ignorable
             )
-            out = "".join(self.confusables.get(c, c) for c in out.casefold())
-            out = "".join(c for c in out if c not in self.ignorable)
         self._char_cache[ch] = out  # a memo: the same answer every time, safe to share
         return out
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 SQLITE_CREATE = (
     "CREATE VIRTUAL TABLE ads_fts USING fts5(title, body, content='ads', content_rowid='pk',"
-    " tokenize=\"unicode61 remove_diacritics 2\")",
+    ' tokenize="unicode61 remove_diacritics 2")',
     "CREATE TRIGGER ads_fts_ai AFTER INSERT ON ads BEGIN"
     " INSERT INTO ads_fts(rowid, title, body) VALUES (new.pk, new.title, new.body); END",
     "CREATE TRIGGER ads_fts_ad AFTER DELETE ON ads BEGIN"
@@ -69,8 +69,11 @@ def search_statement(dialect: str, words: list[str], where: list[str], limit: in
         )
     return (
         "SELECT a.pk AS pk, -ts_rank(a.tsv, q) AS rank,"
-        " ts_headline('simple', a.body, q, 'StartSel=" + HIGHLIGHT_OPEN + ", StopSel="
-        + HIGHLIGHT_CLOSE + ", MaxWords=30, MinWords=10') AS snippet"
+        " ts_headline('simple', a.body, q, 'StartSel="
+        + HIGHLIGHT_OPEN
+        + ", StopSel="
+        + HIGHLIGHT_CLOSE
+        + ", MaxWords=30, MinWords=10') AS snippet"
         " FROM ads a, plainto_tsquery('simple', :match) q"
         f" WHERE a.tsv @@ q{extra} ORDER BY rank LIMIT {int(limit)}"
     )

@@ -111,7 +111,9 @@ class Store:
             by_sha.setdefault(item.ad.raw_sha256, item)
         shas = list(by_sha)
         for chunk in _chunks(shas):
-            for (sha,) in conn.execute(sa.select(ads.c.raw_sha256).where(ads.c.raw_sha256.in_(chunk))):
+            for (sha,) in conn.execute(
+                sa.select(ads.c.raw_sha256).where(ads.c.raw_sha256.in_(chunk))
+            ):
                 by_sha.pop(sha, None)
         fresh = list(by_sha.values())
         ids = [item.ad.id for item in fresh]
@@ -154,7 +156,9 @@ class Store:
         stmt = sa.insert(ads).returning(ads.c.pk, sort_by_parameter_order=True)
         return list(conn.scalars(stmt, rows))
 
-    def _insert_children(self, conn: sa.Connection, items: Sequence[ProcessedAd], pks: list[int]) -> None:
+    def _insert_children(
+        self, conn: sa.Connection, items: Sequence[ProcessedAd], pks: list[int]
+    ) -> None:
         mention_rows = []
         hit_rows = []
         feature_rows = []
@@ -204,7 +208,9 @@ class Store:
         for source in sources:
             lines = [line for (src, line) in keys if src == source]
             for chunk in _chunks(lines):
-                q = sa.select(rejects.c.line).where(rejects.c.source == source, rejects.c.line.in_(chunk))
+                q = sa.select(rejects.c.line).where(
+                    rejects.c.source == source, rejects.c.line.in_(chunk)
+                )
                 existing.update((source, line) for line in conn.scalars(q))
         new = [
             {
@@ -230,7 +236,9 @@ class Store:
             "updated_at": now,
         }
         updated = conn.execute(
-            sa.update(ingest_checkpoints).where(ingest_checkpoints.c.source == cp.source).values(**values)
+            sa.update(ingest_checkpoints)
+            .where(ingest_checkpoints.c.source == cp.source)
+            .values(**values)
         )
         if updated.rowcount == 0:
             conn.execute(sa.insert(ingest_checkpoints).values(source=cp.source, **values))
@@ -252,7 +260,10 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
-            if conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value)).rowcount == 0:
+            if (
+                conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value)).rowcount
+                == 0
+            ):
                 conn.execute(sa.insert(meta).values(key=key, value=value))
 
     # ---- reading -------------------------------------------------------------------------
@@ -283,13 +294,24 @@ class Store:
             ]
             ad["hits"] = [
                 _drop(dict(h._mapping), "id", "ad_pk")
-                for h in conn.execute(sa.select(hits).where(hits.c.ad_pk == pk).order_by(hits.c.start))
+                for h in conn.execute(
+                    sa.select(hits).where(hits.c.ad_pk == pk).order_by(hits.c.start)
+                )
             ]
         return ad
 
     def ads_by_pk(self, conn: sa.Connection, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
-        cols = [ads.c.pk, ads.c.id, ads.c.site, ads.c.url, ads.c.posted_at, ads.c.title,
-                ads.c.location, ads.c.place, ads.c.score]
+        cols = [
+            ads.c.pk,
+            ads.c.id,
+            ads.c.site,
+            ads.c.url,
+            ads.c.posted_at,
+            ads.c.title,
+            ads.c.location,
+            ads.c.place,
+            ads.c.score,
+        ]
         out: dict[int, dict[str, Any]] = {}
         for chunk in _chunks(list(pks)):
             for row in conn.execute(sa.select(*cols).where(ads.c.pk.in_(chunk))):
@@ -302,12 +324,28 @@ class Store:
         This is the pivot an analyst makes from a tip: the values are already normalised, so an
         ad that disguised the number is found like one that wrote it plainly."""
         if not pairs:
-            return {"ads": [], "count": 0, "sites": [], "places": [], "first_seen": None, "last_seen": None}
+            return {
+                "ads": [],
+                "count": 0,
+                "sites": [],
+                "places": [],
+                "first_seen": None,
+                "last_seen": None,
+            }
         cond = sa.or_(*[sa.and_(mentions.c.kind == k, mentions.c.value == v) for k, v in pairs])
         q = (
             sa.select(
-                ads.c.id, ads.c.site, ads.c.url, ads.c.posted_at, ads.c.title, ads.c.place,
-                ads.c.location, ads.c.score, mentions.c.kind, mentions.c.value, mentions.c.raw,
+                ads.c.id,
+                ads.c.site,
+                ads.c.url,
+                ads.c.posted_at,
+                ads.c.title,
+                ads.c.place,
+                ads.c.location,
+                ads.c.score,
+                mentions.c.kind,
+                mentions.c.value,
+                mentions.c.raw,
                 mentions.c.obfuscated,
             )
             .join(ads, ads.c.pk == mentions.c.ad_pk)
@@ -322,12 +360,22 @@ class Store:
                     if len(by_ad) >= limit:
                         continue
                     entry = by_ad[r.id] = {
-                        "id": r.id, "site": r.site, "url": r.url, "posted_at": r.posted_at,
-                        "title": r.title, "place": r.place or r.location, "score": r.score,
+                        "id": r.id,
+                        "site": r.site,
+                        "url": r.url,
+                        "posted_at": r.posted_at,
+                        "title": r.title,
+                        "place": r.place or r.location,
+                        "score": r.score,
                         "matches": [],
                     }
                 entry["matches"].append(
-                    {"kind": r.kind, "value": r.value, "raw": r.raw, "obfuscated": bool(r.obfuscated)}
+                    {
+                        "kind": r.kind,
+                        "value": r.value,
+                        "raw": r.raw,
+                        "obfuscated": bool(r.obfuscated),
+                    }
                 )
         found = list(by_ad.values())
         dates = sorted(a["posted_at"] for a in found if a["posted_at"])
@@ -388,8 +436,17 @@ def _drop(d: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 
 def _image_json(im: Any) -> dict[str, Any]:
-    return {k: v for k, v in (("url", im.url), ("path", im.path), ("sha256", im.sha256),
-                              ("pdq", im.pdq), ("quality", im.quality)) if v not in ("", None)}
+    return {
+        k: v
+        for k, v in (
+            ("url", im.url),
+            ("path", im.path),
+            ("sha256", im.sha256),
+            ("pdq", im.pdq),
+            ("quality", im.quality),
+        )
+        if v not in ("", None)
+    }
 
 
 def _ad_json(row: Any) -> dict[str, Any]:

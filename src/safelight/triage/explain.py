@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from safelight.link.networks import get_network, network_of_ad
 from safelight.score.registry import load_registry
+from safelight.settings import Settings
 from safelight.store.schema import networks
 from safelight.store.store import Store
 from safelight.triage.facts import network_facts
@@ -17,7 +18,7 @@ from safelight.triage.queue import _features, refresh_scores
 
 def explain(store: Store, ad_or_network_id: str) -> dict[str, Any] | None:
     """An ad's hits with their sources, or a network's reasons with the facts behind them."""
-    registry = load_registry()
+    registry = load_registry(Settings.from_env().indicators_path or None)
     sources = registry.sources if hasattr(registry, "sources") else {}
     ad = store.get_ad(ad_or_network_id)
     if ad is not None:
@@ -29,7 +30,9 @@ def explain(store: Store, ad_or_network_id: str) -> dict[str, Any] | None:
             "registry_version": ad["registry_version"],
             "rule": "noisy-OR over categories with caps; see docs/scoring.md",
             "hits": ad["hits"],
-            "obscured_contact": [m for m in ad["mentions"] if m["kind"] == "phone" and m["obfuscated"]],
+            "obscured_contact": [
+                m for m in ad["mentions"] if m["kind"] == "phone" and m["obfuscated"]
+            ],
             "sources": {key: _citation(sources.get(key)) for key in cited},
             "network": network_of_ad(store, ad["id"]),
         }
@@ -47,7 +50,9 @@ def explain(store: Store, ad_or_network_id: str) -> dict[str, Any] | None:
         "registry_version": registry.version,
         "reasons": json.loads(row.reasons),
         "facts": _features(facts) if facts else {},
-        "ads": [{"id": a["id"], "score": a["score"], "why_linked": a["why"]} for a in net.get("ads", [])],
+        "ads": [
+            {"id": a["id"], "score": a["score"], "why_linked": a["why"]} for a in net.get("ads", [])
+        ],
         "selectors": net.get("selectors", []),
     }
 

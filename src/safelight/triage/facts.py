@@ -34,7 +34,7 @@ def _state_codes() -> dict[str, str]:
 
 
 def state_of(region: str | None) -> str | None:
-    """"Houston, TX" → "TX"; "Florida" → "FL"; anything else → None."""
+    """ "Houston, TX" → "TX"; "Florida" → "FL"; anything else → None."""
     if not region:
         return None
     m = _STATE_SUFFIX.search(region.strip())
@@ -51,7 +51,9 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
     """NetworkFacts for each network id; one pass over its ads, mentions and hits."""
     member: dict[int, str] = {}
     for nid, pk in conn.execute(
-        sa.select(ad_networks.c.network_id, ad_networks.c.ad_pk).where(_in(ad_networks.c.network_id, ids))
+        sa.select(ad_networks.c.network_id, ad_networks.c.ad_pk).where(
+            _in(ad_networks.c.network_id, ids)
+        )
     ):
         member[pk] = nid
     pks = sorted(member)
@@ -59,7 +61,9 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
     for i in range(0, len(pks), 500):
         chunk = pks[i : i + 500]
         for row in conn.execute(
-            sa.select(ads.c.pk, ads.c.score, ads.c.posted_at, ads.c.place).where(_in(ads.c.pk, chunk))
+            sa.select(ads.c.pk, ads.c.score, ads.c.posted_at, ads.c.place).where(
+                _in(ads.c.pk, chunk)
+            )
         ):
             ad_info[row.pk] = row
     hits_of: dict[int, list[Hit]] = defaultdict(list)
@@ -68,16 +72,26 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
     for i in range(0, len(pks), 500):
         chunk = pks[i : i + 500]
         for h in conn.execute(sa.select(hits).where(_in(hits.c.ad_pk, chunk))):
-            hits_of[h.ad_pk].append(Hit(h.indicator, h.category, h.weight, h.matched, h.start, h.end, h.source))
+            hits_of[h.ad_pk].append(
+                Hit(h.indicator, h.category, h.weight, h.matched, h.start, h.end, h.source)
+            )
         for m in conn.execute(
-            sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value, mentions.c.obfuscated,
-                      mentions.c.detail)
-            .where(_in(mentions.c.ad_pk, chunk), mentions.c.kind.in_(("phone", "age", "name")))
+            sa.select(
+                mentions.c.ad_pk,
+                mentions.c.kind,
+                mentions.c.value,
+                mentions.c.obfuscated,
+                mentions.c.detail,
+            ).where(_in(mentions.c.ad_pk, chunk), mentions.c.kind.in_(("phone", "age", "name")))
         ):
             ment_of[m.ad_pk].append(m)
-        leader_of.update(conn.execute(
-            sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk).where(_in(ad_templates.c.ad_pk, chunk))
-        ).all())
+        leader_of.update(
+            conn.execute(
+                sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk).where(
+                    _in(ad_templates.c.ad_pk, chunk)
+                )
+            ).all()
+        )
     by_net: dict[str, list[int]] = defaultdict(list)
     for pk in pks:
         by_net[member[pk]].append(pk)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from safelight.score.network_score import score_network
 from safelight.score.registry import load_registry
+from safelight.settings import Settings
 from safelight.store.schema import ad_networks, ads, networks, triage_history, triage_status
 from safelight.store.store import Store, utcnow
 from safelight.triage.facts import network_facts, unscored_networks
@@ -27,7 +28,7 @@ _CHUNK = 400
 def refresh_scores(store: Store, now: str | None = None) -> int:
     """Score every network changed since it was last scored; returns how many."""
     now = now or utcnow()
-    registry = load_registry()
+    registry = load_registry(Settings.from_env().indicators_path or None)
     done = 0
     with store.engine.begin() as conn:
         ids = unscored_networks(conn)
@@ -36,11 +37,16 @@ def refresh_scores(store: Store, now: str | None = None) -> int:
             facts = network_facts(conn, chunk, now)
             for nid, f in facts.items():
                 result = score_network(f, registry)
-                reasons = [{"text": r.text, "weight": r.weight, "evidence": r.evidence} for r in result.reasons]
+                reasons = [
+                    {"text": r.text, "weight": r.weight, "evidence": r.evidence}
+                    for r in result.reasons
+                ]
                 conn.execute(
                     sa.update(networks)
                     .where(networks.c.id == nid)
-                    .values(score=result.score, reasons=json.dumps(reasons, default=str), scored_at=now)
+                    .values(
+                        score=result.score, reasons=json.dumps(reasons, default=str), scored_at=now
+                    )
                 )
                 done += 1
     return done
@@ -57,15 +63,23 @@ def triage(
     """The queue, best first: each item with its score, top reasons, places and last seen."""
     refresh_scores(store)
     q = (
-        sa.select(networks, triage_status.c.status, triage_status.c.reason.label("status_reason"),
-                  triage_status.c.user, triage_status.c.max_ad_pk.label("decided_at_pk"))
+        sa.select(
+            networks,
+            triage_status.c.status,
+            triage_status.c.reason.label("status_reason"),
+            triage_status.c.user,
+            triage_status.c.max_ad_pk.label("decided_at_pk"),
+        )
         .outerjoin(triage_status, triage_status.c.item == networks.c.id)
         .where(networks.c.size >= min_size)
         .order_by(networks.c.score.desc(), networks.c.size.desc(), networks.c.id)
     )
     if status:
-        q = q.where(triage_status.c.status == status) if status != "new" else q.where(
-            triage_status.c.status.is_(None))
+        q = (
+            q.where(triage_status.c.status == status)
+            if status != "new"
+            else q.where(triage_status.c.status.is_(None))
+        )
     if place:
         q = q.where(networks.c.places.like(f'%"{place}"%'))
     items: list[dict[str, Any]] = []
@@ -77,20 +91,22 @@ def triage(
                     continue
                 current = "new"  # new ads arrived since the dismissal: back in the queue
             reasons = json.loads(row.reasons)
-            items.append({
-                "item": row.id,
-                "network": row.id,
-                "size": row.size,
-                "score": round(row.score, 4),
-                "reasons": [r["text"] for r in reasons if r["weight"] > 0][:5],
-                "context": [r["text"] for r in reasons if r["weight"] <= 0][:3],
-                "places": json.loads(row.places),
-                "sites": json.loads(row.sites),
-                "first_seen": row.first_seen,
-                "last_seen": row.last_seen,
-                "status": current,
-                "status_reason": row.status_reason,
-            })
+            items.append(
+                {
+                    "item": row.id,
+                    "network": row.id,
+                    "size": row.size,
+                    "score": round(row.score, 4),
+                    "reasons": [r["text"] for r in reasons if r["weight"] > 0][:5],
+                    "context": [r["text"] for r in reasons if r["weight"] <= 0][:3],
+                    "places": json.loads(row.places),
+                    "sites": json.loads(row.sites),
+                    "first_seen": row.first_seen,
+                    "last_seen": row.last_seen,
+                    "status": current,
+                    "status_reason": row.status_reason,
+                }
+            )
             if len(items) >= limit:
                 break
         _attach_ads(conn, items)
@@ -126,13 +142,28 @@ def set_status(store: Store, item_id: str, status: str, reason: str, user: str) 
             raise KeyError(f"no triage item {item_id}")
         facts = network_facts(conn, [item_id], now).get(item_id)
         features = _features(facts) if facts else {}
-        conn.execute(sa.insert(triage_history).values(
-            item=item_id, status=status, reason=reason, user=user, at=now,
-            features=json.dumps(features, default=str)))
+        conn.execute(
+            sa.insert(triage_history).values(
+                item=item_id,
+                status=status,
+                reason=reason,
+                user=user,
+                at=now,
+                features=json.dumps(features, default=str),
+            )
+        )
         conn.execute(sa.delete(triage_status).where(triage_status.c.item == item_id))
         if status != "new":
-            conn.execute(sa.insert(triage_status).values(
-                item=item_id, status=status, reason=reason, user=user, at=now, max_ad_pk=row.max_ad_pk))
+            conn.execute(
+                sa.insert(triage_status).values(
+                    item=item_id,
+                    status=status,
+                    reason=reason,
+                    user=user,
+                    at=now,
+                    max_ad_pk=row.max_ad_pk,
+                )
+            )
     return {"item": item_id, "status": status, "reason": reason, "user": user, "at": now}
 
 

@@ -80,6 +80,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("networks", "ad_networks", "selectors", "links", "template_bands", "ad_templates",
-                 "ad_features"):
+    for name in (
+        "networks",
+        "ad_networks",
+        "selectors",
+        "links",
+        "template_bands",
+        "ad_templates",
+        "ad_features",
+    ):
         op.drop_table(name)
