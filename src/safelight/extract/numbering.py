@@ -73,7 +73,7 @@ def _known_area_code(npa: str) -> bool:
 def nanp_valid(d10: str) -> bool:
     """A 10-digit NANP number is valid, or in the fictional 555-0100..0199 range of a real
     area code (kept even if a future metadata release stops validating it)."""
-    if d10[0] in "01" or d10[3] in "01":
+    if d10[0] in "01":
         return False
     if _nanp_any().fullmatch(d10):
         return True
