@@ -147,6 +147,10 @@ CASES: list[tuple[str, str, list[object]]] = [
     ("age", "im 34DD", []),
     ("age", "age 18+", []),
     ("age", "at 19:00 on 12/19", []),
+    ("age", "a curvy woman of 44 who loves jazz", [44]),
+    ("age", "a sunny lady, 33, with a smile", [33]),
+    ("age", "Available now: Gemma, 22", [22]),
+    ("age", "June 22, Exit 16, Room 19", []),
     # --- places
     ("place", "Houston, TX", ["Houston, TX"]),
     ("place", "new in Houston", ["Houston, TX"]),
@@ -159,8 +163,13 @@ CASES: list[tuple[str, str, list[object]]] = [
     ("place", "visiting Independence", ["Independence, MO"]),
     ("place", "Of course", []),
     ("place", "Saint Louis, MO", ["St. Louis, MO"]),
-    ("place", "NYC", ["New York City, NY"]),
+    ("place", "NYC", ["New York, NY"]),
+    ("place", "All over New York, just ask", ["New York, NY"]),
+    ("place", "Tampa's most elegant", ["Tampa, FL"]),
+    ("place", "I go by Daphne", []),
     ("place", "houston, tx", ["Houston, TX"]),
+    ("place", "new in houston, texas today", ["Houston, TX"]),
+    ("place", "dallas, or fort worth", []),
     ("place", "i'm Paris", []),
     ("place", "Sweet young Latina", []),
     ("place", "Montreal", ["Montréal, QC"]),
@@ -186,6 +195,7 @@ CASES: list[tuple[str, str, list[object]]] = [
     ("price", "36-24-36", []),
     ("price", "I'm 19, 5'4, 120 lbs", []),
     ("price", "3.5 stars, $9.99 fee", []),
+    ("price", "call 713 555 0142 at 10pm, roses 180 hh", [180.0]),
     # --- names
     ("name", "ask for Jasmine", ["Jasmine"]),
     ("name", "my name is Jade!", ["Jade"]),
@@ -199,6 +209,10 @@ CASES: list[tuple[str, str, list[object]]] = [
     ("name", "It's Friday", []),
     ("name", "im jade", []),
     ("name", "they call me Honey", []),
+    ("name", "Hey you, Gemma here.", ["Gemma"]),
+    ("name", "I go by Lena and I love a good laugh", ["Lena"]),
+    ("name", "Available now: Gemma, 22", ["Gemma"]),
+    ("name", "I'm here now", []),
 ]
 
 

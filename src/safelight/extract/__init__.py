@@ -17,9 +17,9 @@ from safelight.extract.prices import find_prices
 from safelight.extract.urls import find_urls
 from safelight.records import MENTION_KINDS, Ad, Mention
 
-__all__ = ["extract_ad", "extract_text", "place_of_ad", "to_json"]
+__all__ = ["extract_ad", "extract_text", "place_of_ad", "to_json", "warm_up"]
 
-# Later kinds lose a span they share with an earlier one.
+# Later kinds lose a span they share with an earlier one...
 _PRECEDENCE = (
     "phones",
     "emails",
@@ -31,36 +31,49 @@ _PRECEDENCE = (
     "places",
     "names",
 )
+# ...except these pairs, which legitimately nest ("zelle: jane@example.org" is a payment
+# handle and an email; "venmo 713-555-0142" a payment handle and a phone).
+_NESTING = {("payments", "phones"), ("payments", "emails")}
 
 
-def extract_text(text: str, region: str = "US") -> dict[str, list[Mention]]:
-    """All mentions in a text, keyed by MENTION_KINDS, overlaps settled by precedence."""
+def extract_text(text: str, region: str = "US", location: str = "") -> dict[str, list[Mention]]:
+    """All mentions in a text, keyed by MENTION_KINDS, overlaps settled by precedence.
+
+    `location` (the ad's location field, or just a region) settles ambiguous city names."""
     found = {
         "phones": find_phones(text, region),
         "emails": find_emails(text),
         "handles": find_handles(text),
         "payments": find_payments(text),
         "ages": find_ages(text),
-        "places": find_places(text),
+        "places": find_places(text, location or region),
         "prices": find_prices(text),
         "urls": find_urls(text),
         "names": find_names(text),
     }
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int, str]] = []
     for kind in _PRECEDENCE:
         kept = []
         for m in found[kind]:
-            if any(m.start < end and start < m.end for start, end in taken):
+            if any(
+                m.start < end and start < m.end and (kind, other) not in _NESTING
+                for start, end, other in taken
+            ):
                 continue
             kept.append(m)
         found[kind] = kept
-        taken.extend((m.start, m.end) for m in kept)
+        taken.extend((m.start, m.end, kind) for m in kept)
     return {kind: found[kind] for kind in MENTION_KINDS}
+
+
+def warm_up() -> None:
+    """Load gazetteers and tables once, e.g. in a parent process before it forks workers."""
+    extract_text("warm up: Houston, TX, call 713-555-0142, jane@example.com, age 22, $200/hr")
 
 
 def extract_ad(ad: Ad, region: str = "US") -> list[Mention]:
     """All mentions of an ad: its text, then its structured fields (spans -1: not in the text)."""
-    by_kind = extract_text(ad.text, region)
+    by_kind = extract_text(ad.text, region, ad.location)
     out = [m for kind in MENTION_KINDS for m in by_kind[kind]]
     seen = {(m.kind, str(m.value)) for m in out}
     for field, value in ad.structured.items():

@@ -86,7 +86,7 @@ def _tables() -> _Tables:
         word_re,
         paren_cue_re,
         numbers,
-        frozenset(w for w in numbers if " " not in w),
+        frozenset(teens) | frozenset(tens) - {"ten", "eleven"},  # words that can start an age
         words("ages.yaml", "duration_after"),
         words("ages.yaml", "duration_before"),
         words("ages.yaml", "name_number_stop") | words("names.yaml", "common_words"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from safelight.extract._common import add_free, lowered, words
+from safelight.extract._common import add_free, lowered, word_set, words
 from safelight.records import Mention
 
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-_")
@@ -30,22 +30,8 @@ _DOT_ANY = rf"(?:{_DOT_HIDDEN}|{_DOT_SPACED}|\.)"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL}){{0,6}}+(?![\w-])")
 _DOT_SPLIT = re.compile(_DOT_ANY)
 _HAS_LETTER = re.compile(r"[a-z]")
-_SYMBOL_MARKS = (
-    "@ ",
-    " @",
-    "@\t",
-    "\t@",
-    "(@",
-    "[@",
-    "{@",
-    "<@",
-    "(at",
-    "[at",
-    "{at",
-    "<at",
-    "( at",
-    "[ at",
-)
+_SPACED_AT = ("@ ", " @", "@\t", "\t@", "(@", "[@", "{@", "<@")
+_BRACKETED_AT = ("(at", "[at", "{at", "<at", "( at", "[ at", "{ at", "< at")
 _HIDDEN_DOTS = ("dot", ".)", ".]", ".}", ".>")
 
 
@@ -124,8 +110,11 @@ def find_emails(text: str) -> list[Mention]:
     """Every email address in `text`, plain (obfuscated=False) or disguised (True)."""
     low = lowered(text)
     has_at = "@" in low
-    symbol_form = any(mark in low for mark in _SYMBOL_MARKS)
-    word_form = ("at" in low) and any(mark in low for mark in _HIDDEN_DOTS)
+    at_word = "at" in word_set(low) or "-at-" in low
+    symbol_form = (has_at and any(m in low for m in _SPACED_AT)) or (
+        at_word and any(m in low for m in _BRACKETED_AT)
+    )
+    word_form = at_word and any(m in low for m in _HIDDEN_DOTS)
     if not (has_at or symbol_form or word_form):
         return []
     out = _plain(text, low) if has_at else []

@@ -212,7 +212,7 @@ def find_handles(text: str) -> list[Mention]:
     """Every platform handle in `text`; an "@name" with no platform named is "unknown:"."""
     t = _tables()
     low = lowered(text)
-    present = {w for w in word_set(low) if w in t.first_words}
+    present = t.first_words.keys() & word_set(low)
     has_url = "/" in low and any(d in low for d in t.url_domains)
     if not (present or has_url or "@" in low):
         return []

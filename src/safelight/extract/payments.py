@@ -224,7 +224,7 @@ def _app_urls(text: str, low: str, t: _Tables) -> Iterator[Mention]:
             yield _mention(text, m.start(), m.start("id") + len(raw), app, ident, 0.95)
 
 
-def _app_cues(text: str, low: str, t: _Tables, present: set[str]) -> Iterator[Mention]:
+def _app_cues(text: str, low: str, t: _Tables, present: frozenset[str]) -> Iterator[Mention]:
     starts = sorted({i for w in present for i in standalone(low, w)})
     done = 0
     for i in starts:
@@ -285,7 +285,7 @@ def find_payments(text: str) -> list[Mention]:
     """Every payment account in `text`; overlapping finds keep the first, most specific one."""
     t = _tables()
     low = lowered(text)
-    present = {w for w in word_set(low) if w in t.first_words}
+    present = t.first_words & word_set(low)
     out: list[Mention] = []
     sources: list[Iterator[Mention]] = []
     if "/" in low and any(d in low for d in t.url_domains):

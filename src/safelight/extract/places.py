@@ -23,6 +23,7 @@ _MAX_NGRAM = 5
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _REGION_GAP = re.compile(r"[ \t]{0,3}(?:,[ \t]{0,3}|\([ \t]?|[ \t])")
 _HAS_DIGIT = re.compile(r"\d")
+_ACCENTED = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")  # Latin letters with marks
 _POSSESSIVE = re.compile(r"['’]s\b")  # "Tampa's", "St. John's": the key drops the 's
 _CANON = {"saint": "st", "sainte": "ste", "ft": "fort", "mount": "mt"}
 _CANON_WORDS = frozenset(_CANON)
@@ -127,11 +128,11 @@ def _gazetteer() -> _Gazetteer:
     by_label = {(c.name, c.country, c.region): c for cs in index.values() for c in cs}
     for target, label in (extra.get("labels") or {}).items():
         name, cc, region = str(target).split("|")
-        city = by_label.get((name, cc, region))
-        if city is not None:  # the name ads and people use ("New York", not "New York City")
-            renamed = dataclasses.replace(city, name=str(label))
+        labelled = by_label.get((name, cc, region))
+        if labelled is not None:  # the name ads and people use ("New York", not "New York City")
+            renamed = dataclasses.replace(labelled, name=str(label))
             for cities in index.values():
-                cities[:] = [renamed if c is city else c for c in cities]
+                cities[:] = [renamed if c is labelled else c for c in cities]
             by_label[(name, cc, region)] = renamed
     alias_keys: set[str] = set()
     for alias, target in extra["aliases"].items():
@@ -260,7 +261,9 @@ def _lower_pairs(text: str, g: _Gazetteer) -> list[Mention]:
     found: list[Mention] = []
     for m in _LOWER_PAIR.finditer(text):
         word = m.group(1)
-        if word in g.common or not (word.upper() in g.codes or word in g.region_first):
+        if len(word) == 2 and word in g.common:
+            continue  # "dallas, or fort worth": "or" is a word before it is Oregon
+        if not (word.upper() in g.codes or word in g.region_first):
             continue
         comma = m.start()
         if found and comma < found[-1].end:
@@ -293,16 +296,18 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
     Found from the text's set of words rather than a scan of every word: few words of an ad
     are capitalised and fewer still begin the name of a city."""
     low = lowered(text)
-    if relaxed:
-        here = word_set(low)
-    else:
-        here = frozenset(w.lower() for w in word_set(text) if w[0].isupper())
+    here = word_set(low)
     found = [w for w in g.first.keys() & here if len(w) > 1]
-    found += [w for w in _CANON.keys() & here if _CANON[w] in g.first]
-    for w in here:
-        odd = not w.isascii() or "'" in w
-        if odd and w not in g.first and _norm_token(w) in g.first:
-            found.append(w)
+    if not relaxed:
+        # skip words never capitalised here ("in", "the"): no city name starts with them
+        found = [w for w in found if w[0].upper() + w[1] in text or w[:2].upper() in text]
+    found += [w for w in _CANON if w in here and _CANON[w] in g.first]
+    odd: list[str] = []  # words whose key differs from the word: accents, "Tampa's"
+    if not low.isascii() and _ACCENTED.search(low):
+        odd += [w for w in here if not w.isascii()]
+    if "'" in low or "’" in low:
+        odd += [w for w in here if "'" in w]
+    found += [w for w in odd if w not in g.first and _norm_token(w) in g.first]
     starts = []
     for w in found:
         spellings = (w, w.replace("'", "’")) if "'" in w else (w,)

@@ -15,6 +15,8 @@ from safelight.records import Mention
 
 _NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*+(?:\.[0-9]{1,2})?+")
 _DIGIT = re.compile(r"[0-9]")
+_NOT_A_PRICE = re.compile(r"[ \t]?(?:am|pm|a\.m|p\.m)\b|:[0-9]|[ .\-][0-9]{3,4}(?![0-9])")
+_PHONE_BEFORE = re.compile(r"[0-9][ .\-]?$")
 _BAD_BEFORE = frozenset(".,:/-_#%")
 _SEP_BEFORE = " \t:=-–@"
 _FILLERS_BEFORE = (" is", " for", " only", " just")
@@ -95,8 +97,12 @@ def find_prices(text: str) -> list[Mention]:
         before = low[s - 1] if s else " "
         if before.isalnum() or before in _BAD_BEFORE:
             continue
-        amount = float(m.group().replace(",", ""))
         sign_at = s - 1 if before == "$" else s - 2 if low[s - 2 : s] == "$ " else -1
+        if (sign_at < 0 and _NOT_A_PRICE.match(low, e)) or _PHONE_BEFORE.search(
+            low, max(0, s - 2), s
+        ):
+            continue  # a time ("10pm", "2:30"), or a group of a phone number ("555 0142")
+        amount = float(m.group().replace(",", ""))
         hi = sign_at if sign_at >= 0 else s
         found = _unit_before(low, max(done, s - 30), hi, t)
         if found is not None:

@@ -77,6 +77,11 @@ def _processed_chunks(
         for chunk in chunks:
             yield process_chunk(chunk, cfg)
         return
+    from safelight.extract import warm_up
+    from safelight.score.registry import load_registry
+
+    warm_up()  # build gazetteers and the registry once; forked workers share them
+    load_registry(cfg.indicators_path or None)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         window: deque[Future[list[ProcessedAd | Reject]]] = deque()
         for chunk in chunks:
