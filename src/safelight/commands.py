@@ -252,3 +252,40 @@ def _demo(p: argparse.ArgumentParser) -> Handler:
         return 0
 
     return run
+
+
+@command("model", "train or show the optional learned model (shown beside the rule score)")
+def _model(p: argparse.ArgumentParser) -> Handler:
+    p.add_argument("action", choices=("train", "show"))
+    _db_arg(p)
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.triage.learned import META_KEY, train
+
+        store = open_store(args)
+        if args.action == "train":
+            try:
+                data = train(store)
+            except ValueError as exc:
+                print(f"safelight model: {exc}", file=sys.stderr)
+                return 1
+        else:
+            import json
+
+            raw = store.get_meta(META_KEY)
+            if raw is None:
+                print(
+                    "no learned model yet: mark items escalated/dismissed, then `safelight model train`"
+                )
+                return 1
+            data = json.loads(raw)
+        emit(
+            {
+                "quality": data.get("quality"),
+                "trained_at": data.get("trained_at"),
+                "registry_version": data.get("registry_version"),
+            }
+        )
+        return 0
+
+    return run

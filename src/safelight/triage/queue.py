@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from safelight.score.model import network_features
 from safelight.score.network_score import score_network
 from safelight.score.registry import load_registry
 from safelight.settings import Settings
@@ -110,6 +111,9 @@ def triage(
             if len(items) >= limit:
                 break
         _attach_ads(conn, items)
+    from safelight.triage.learned import attach_opinions
+
+    attach_opinions(store, items)  # beside the rule score, never instead of it
     return items
 
 
@@ -176,8 +180,10 @@ def history(store: Store, item_id: str | None = None) -> list[dict[str, Any]]:
 
 
 def _features(facts: Any) -> dict[str, Any]:
-    """The facts as plain JSON, hits reduced to their categories (what a model can learn from)."""
+    """The facts as plain JSON, hits reduced to their categories, and the learned model's
+    features: what the decision was made on, kept with the decision."""
     data = asdict(facts)
     data["hit_categories"] = sorted({h["category"] for hs in data.pop("ad_hits") for h in hs})
     data.pop("ad_scores", None)
+    data["model"] = network_features(facts)
     return data
