@@ -14,24 +14,35 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_web_corpus import HOSTILE_ID, corpus_db, ingest
 
 from safelight.cases import users
 from safelight.settings import Settings
 from safelight.store import Store
 from safelight.web.app import create_app
+from test_web_corpus import HOSTILE_ID, cheap_password_hashing, corpus_db, ingest
+
+cheap_password_hashing()
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "a long password"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install chromium, or `make browser`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium "
+        "(apt-get install chromium, or `make browser`)",
+    ),
 ]
 
 
@@ -109,14 +120,23 @@ def test_analyst_day(served, browser) -> None:  # type: ignore[no-untyped-def]
     assert page.locator("table.queue tbody tr").count() >= 5
     page.screenshot(path=str(SHOTS / "01-triage.png"))
 
+    # a decision set in place (htmx swaps the row's form; no page load)
+    first = page.locator("table.queue tbody tr").first
+    first.locator("select[name=status]").select_option("reviewing")
+    first.locator("input[name=reason]").fill("looking at the photos")
+    first.locator("form.status button").click()
+    page.wait_for_selector("text=saved: reviewing")
+    assert page.url == base + "/"
+
     # the top network of the queue (the first row that is more than a lone ad)
     rows = page.locator("table.queue tbody tr", has_text=re.compile(r"\b([2-9]|\d\d+) ads"))
     rows.first.locator("a.network-link").click()
     page.wait_for_selector("[data-graph][data-ready='1']", timeout=20000)
     page.wait_for_selector("[data-map][data-ready='1']", timeout=20000)
     network_id = page.locator("h1 .netid").inner_text()
+    network_url = page.url
     assert page.evaluate("window.safelightGraph.nodes().length") > 2
-    page.evaluate("window.safelightGraph.edges()[0].emit('tap')")
+    page.evaluate("() => { window.safelightGraph.edges()[0].emit('tap'); }")
     assert page.locator("#edge-info p").first.inner_text().strip()  # the edge says why
     page.screenshot(path=str(SHOTS / "02-network.png"))
 
@@ -130,6 +150,18 @@ def test_analyst_day(served, browser) -> None:  # type: ignore[no-untyped-def]
     page.click("form[action$='/notes'] button")
     page.wait_for_selector("ol.notes li")
     page.screenshot(path=str(SHOTS / "03-case.png"), full_page=True)
+
+    # add one of the network's ads to the same case from the ad page (htmx, CSRF header)
+    case_url = page.url
+    page.goto(network_url)
+    page.locator("table a.adid").first.click()
+    page.wait_for_selector("#ad-text")
+    ad_id = page.locator("h1 .adid").inner_text()
+    page.click("button.add-to-case")
+    page.wait_for_selector(".added a")
+    assert "case #" in page.locator(".added").inner_text()
+    page.goto(case_url)
+    assert ad_id in page.locator("table.items").inner_text()
 
     # export the report (HTML and PDF)
     for fmt, magic in (("html", b"<!doctype html>"), ("pdf", b"%PDF")):
@@ -150,9 +182,18 @@ def test_analyst_day(served, browser) -> None:  # type: ignore[no-untyped-def]
 
     # a new ad with the number, written another way, is ingested while the app runs
     new = served.root / "new.jsonl"
-    new.write_text(json.dumps({"id": "browser-new-1", "title": "Just arrived",
-                               "body": "text six four six 555 0166 for companionship",
-                               "posted_at": "2026-11-20T09:00:00Z", "location": "Newark, NJ"}) + "\n")
+    new.write_text(
+        json.dumps(
+            {
+                "id": "browser-new-1",
+                "title": "Just arrived",
+                "body": "text six four six 555 0166 for companionship",
+                "posted_at": "2026-11-20T09:00:00Z",
+                "location": "Newark, NJ",
+            }
+        )
+        + "\n"
+    )
     ingest([new], served.url).close()
     page.goto(base + "/")
     assert page.locator("#alert-badge").inner_text() == "1"

@@ -15,10 +15,17 @@ def test_chain_links_every_entry_to_the_one_before(store) -> None:  # type: igno
     second = audit.record(store, "ann", "ad.view", "ad-1")
     assert first["seq"] == 1 and first["prev_hash"] == audit.GENESIS
     assert second["prev_hash"] == first["hash"]
-    assert second["hash"] == audit.entry_hash(first["hash"], {k: second[k] for k in
-                                             ("seq", "at", "user", "action", "target", "detail")})
+    assert second["hash"] == audit.entry_hash(
+        first["hash"], {k: second[k] for k in ("seq", "at", "user", "action", "target", "detail")}
+    )
     result = audit.verify(store)
-    assert result == {"ok": True, "entries": 2, "first_bad": None, "reason": "", "head": second["hash"]}
+    assert result == {
+        "ok": True,
+        "entries": 2,
+        "first_bad": None,
+        "reason": "",
+        "head": second["hash"],
+    }
 
 
 def test_an_edited_entry_is_found(store) -> None:  # type: ignore[no-untyped-def]
@@ -36,11 +43,20 @@ def test_an_edit_that_rehashes_its_own_entry_still_breaks_the_next(store) -> Non
         audit.record(store, "ann", "ad.view", f"ad-{n}")
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(audit_log).where(audit_log.c.seq == 2)).one()
-    forged = {"seq": 2, "at": row.at, "user": "bob", "action": row.action, "target": row.target,
-              "detail": {}}
+    forged = {
+        "seq": 2,
+        "at": row.at,
+        "user": "bob",
+        "action": row.action,
+        "target": row.target,
+        "detail": {},
+    }
     with store.engine.begin() as conn:
-        conn.execute(sa.update(audit_log).where(audit_log.c.seq == 2).values(
-            user="bob", hash=audit.entry_hash(row.prev_hash, forged)))
+        conn.execute(
+            sa.update(audit_log)
+            .where(audit_log.c.seq == 2)
+            .values(user="bob", hash=audit.entry_hash(row.prev_hash, forged))
+        )
     result = audit.verify(store)
     assert not result["ok"] and result["first_bad"] == 3
 
@@ -81,9 +97,16 @@ def test_list_filters_by_user_action_and_target(store) -> None:  # type: ignore[
     audit.record(store, "bob", "ad.view", "ad-1")
     audit.record(store, "ann", "case.note", "case:12")
     audit.record(store, "ann", "case.note", "case:1")
-    assert [e["target"] for e in audit.list_entries(store, user="ann")] == ["case:1", "case:12", "sweet"]
+    assert [e["target"] for e in audit.list_entries(store, user="ann")] == [
+        "case:1",
+        "case:12",
+        "sweet",
+    ]
     assert [e["user"] for e in audit.list_entries(store, action="ad.view")] == ["bob"]
-    assert [e["target"] for e in audit.list_entries(store, target="case:1")] == ["case:1", "case:12"]
+    assert [e["target"] for e in audit.list_entries(store, target="case:1")] == [
+        "case:1",
+        "case:12",
+    ]
     assert [e["seq"] for e in audit.list_entries(store, before=3)] == [2, 1]
 
 

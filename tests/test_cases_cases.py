@@ -10,32 +10,52 @@ import json
 import zipfile
 
 import pytest
-from test_web_corpus import add_ads
 
 from safelight.cases import audit, cases, exports, users
+from test_web_corpus import add_ads, cheap_password_hashing
+
+cheap_password_hashing()
 
 ADS = [
-    {"id": "ad-1", "title": "Sweet companion", "body": "call 713-555-0142 any time",
-     "mentions": [("phone", "713-555-0142", "+17135550142")], "posted_at": "2026-03-01T10:00:00Z",
-     "place": "Houston, TX"},
-    {"id": "ad-2", "title": "=HYPERLINK(\"http://example.com\")", "body": "<script>alert(1)</script> 713-555-0142",
-     "mentions": [("phone", "713-555-0142", "+17135550142")], "posted_at": "2026-03-02T10:00:00Z",
-     "place": "Dallas, TX"},
+    {
+        "id": "ad-1",
+        "title": "Sweet companion",
+        "body": "call 713-555-0142 any time",
+        "mentions": [("phone", "713-555-0142", "+17135550142")],
+        "posted_at": "2026-03-01T10:00:00Z",
+        "place": "Houston, TX",
+    },
+    {
+        "id": "ad-2",
+        "title": '=HYPERLINK("http://example.com")',
+        "body": "<script>alert(1)</script> 713-555-0142",
+        "mentions": [("phone", "713-555-0142", "+17135550142")],
+        "posted_at": "2026-03-02T10:00:00Z",
+        "place": "Dallas, TX",
+    },
 ]
 
 
 @pytest.fixture
 def people(store):  # type: ignore[no-untyped-def]
     add_ads(store, ADS)
-    return {name: users.add_user(store, name, role, "long enough")
-            for name, role in (("ann", "analyst"), ("bob", "analyst"), ("root", "admin"),
-                               ("aud", "auditor"))}
+    return {
+        name: users.add_user(store, name, role, "long enough")
+        for name, role in (
+            ("ann", "analyst"),
+            ("bob", "analyst"),
+            ("root", "admin"),
+            ("aud", "auditor"),
+        )
+    }
 
 
 def test_case_lifecycle_is_audited(store, people) -> None:  # type: ignore[no-untyped-def]
     ann = people["ann"]
     case = cases.create_case(store, ann, "Houston ring", "tip from hotline")
-    assert case["owner"] == "ann" and case["status"] == "open" and case["members"][0]["name"] == "ann"
+    assert (
+        case["owner"] == "ann" and case["status"] == "open" and case["members"][0]["name"] == "ann"
+    )
     item = cases.add_item(store, case["id"], ann, "ad", "ad-1")
     assert item["added"]
     assert not cases.add_item(store, case["id"], ann, "ad", "ad-1")["added"]  # once only
@@ -47,8 +67,14 @@ def test_case_lifecycle_is_audited(store, people) -> None:  # type: ignore[no-un
     assert got["notes"][0]["text"] == "same number in Dallas"
     assert got["assignee"] == "bob" and {m["name"] for m in got["members"]} == {"ann", "bob"}
     actions = [e["action"] for e in audit.list_entries(store, target=f"case:{case['id']}")]
-    assert actions == ["case.view", "case.update", "case.note", "case.add_item", "case.add_item",
-                       "case.create"]
+    assert actions == [
+        "case.view",
+        "case.update",
+        "case.note",
+        "case.add_item",
+        "case.add_item",
+        "case.create",
+    ]
     assert audit.verify(store)["ok"]
 
 
@@ -70,12 +96,20 @@ def test_only_members_and_admins_see_a_case(store, people) -> None:  # type: ign
         cases.remove_member(store, case["id"], people["ann"], "ann")
 
 
-@pytest.mark.parametrize(("kind", "ref"), [("ad", "no-such-ad"), ("entity", "phone"),
-                                           ("entity", "shoe:size"), ("thing", "x"), ("network", "")])
-def test_bad_items_are_refused(store, people, kind: str, ref: str) -> None:  # type: ignore[no-untyped-def]
+BAD_ITEMS = [
+    ("ad", "no-such-ad"),
+    ("entity", "phone"),
+    ("entity", "shoe:size"),
+    ("thing", "x"),
+    ("network", ""),
+]
+
+
+def test_bad_items_are_refused(store, people) -> None:  # type: ignore[no-untyped-def]
     case = cases.create_case(store, people["ann"], "C")
-    with pytest.raises(cases.CaseError):
-        cases.add_item(store, case["id"], people["ann"], kind, ref)
+    for kind, ref in BAD_ITEMS:
+        with pytest.raises(cases.CaseError):
+            cases.add_item(store, case["id"], people["ann"], kind, ref)
 
 
 def test_bad_updates_are_refused(store, people) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +136,9 @@ def test_html_report_escapes_ad_text_and_carries_provenance(store, people) -> No
     body, media, name = exports.export_case(store, case["id"], people["ann"], "html")
     html = body.decode()
     assert media.startswith("text/html") and name.endswith(".html")
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert (
+        "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    )
     assert "note &lt;b&gt;bold&lt;/b&gt;" in html
     assert "https://ads.example.com/ad-2" in html
     stored = store.get_ad("ad-2")
@@ -120,7 +156,7 @@ def test_pdf_report(store, people) -> None:  # type: ignore[no-untyped-def]
 
 def test_zip_bundle_has_csv_json_and_a_manifest_of_hashes(store, people) -> None:  # type: ignore[no-untyped-def]
     case = _case_with_everything(store, people)
-    body, media, _ = exports.export_case(store, case["id"], people["ann"], "zip")
+    body, _media, _ = exports.export_case(store, case["id"], people["ann"], "zip")
     z = zipfile.ZipFile(io.BytesIO(body))
     prefix = f"case-{case['id']}/"
     manifest = json.loads(z.read(prefix + "manifest.json"))
@@ -131,7 +167,9 @@ def test_zip_bundle_has_csv_json_and_a_manifest_of_hashes(store, people) -> None
     risky = next(r for r in rows if r["id"] == "ad-2")
     assert risky["title"].startswith("'=")  # a spreadsheet will not run it
     data = json.loads(z.read(prefix + "case.json"))
-    assert next(a for a in data["ads"] if a["id"] == "ad-2")["title"].startswith("=")  # exact in JSON
+    assert next(a for a in data["ads"] if a["id"] == "ad-2")["title"].startswith(
+        "="
+    )  # exact in JSON
     assert all(r["url"] and len(r["raw_sha256"]) == 64 and r["ingested_at"] for r in rows)
     mentions = list(csv.DictReader(io.StringIO(z.read(prefix + "mentions.csv").decode())))
     assert {m["value"] for m in mentions} == {"+17135550142"}

@@ -8,10 +8,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from test_web_corpus import add_ads
 
 from safelight.cases import users, watches
 from safelight.settings import Settings
+from test_web_corpus import add_ads, cheap_password_hashing
+
+cheap_password_hashing()
 
 PDQ = "f" * 64
 NEAR_PDQ = "f" * 62 + "00"  # 8 bits away
@@ -25,11 +27,19 @@ def ann(store):  # type: ignore[no-untyped-def]
 def test_watch_values_are_normalised() -> None:
     assert watches.normalise_watch("auto", "seven one three 555 o142") == ("phone", "+17135550142")
     assert watches.normalise_watch("phone", "(713) 555-0142") == ("phone", "+17135550142")
-    assert watches.normalise_watch("email", "Jane (at) Example dot com") == ("email", "jane@example.com")
+    assert watches.normalise_watch("email", "Jane (at) Example dot com") == (
+        "email",
+        "jane@example.com",
+    )
     assert watches.normalise_watch("photo", "SHA256:" + "AB" * 32) == ("photo", "ab" * 32)
     assert watches.normalise_watch("search", "  new in town ") == ("search", "new in town")
-    for kind, value in (("phone", "no digits"), ("photo", "xyz"), ("search", "!!!"), ("shoe", "x"),
-                        ("auto", "   ")):
+    for kind, value in (
+        ("phone", "no digits"),
+        ("photo", "xyz"),
+        ("search", "!!!"),
+        ("shoe", "x"),
+        ("auto", "   "),
+    ):
         with pytest.raises(watches.WatchError):
             watches.normalise_watch(kind, value)
 
@@ -38,13 +48,30 @@ def test_new_ads_raise_one_alert_per_watch_and_ad(store, ann) -> None:  # type: 
     w_phone = watches.add_watch(store, ann, "auto", "713.555.0142")
     w_search = watches.add_watch(store, ann, "search", "visiting Denver")
     w_photo = watches.add_watch(store, ann, "photo", PDQ)
-    assert watches.add_watch(store, ann, "phone", "7135550142")["id"] == w_phone["id"]  # no duplicate
-    pks = add_ads(store, [
-        {"id": "n1", "body": "call 713-555-0142 now", "mentions": [("phone", "713-555-0142", "+17135550142")]},
-        {"id": "n2", "body": "visiting Denver this week"},
-        {"id": "n3", "body": "nothing to see", "images": [{"pdq": NEAR_PDQ, "sha256": "0" * 64}]},
-        {"id": "n4", "body": "unrelated 713-555-0143", "mentions": [("phone", "713-555-0143", "+17135550143")]},
-    ])
+    assert (
+        watches.add_watch(store, ann, "phone", "7135550142")["id"] == w_phone["id"]
+    )  # no duplicate
+    pks = add_ads(
+        store,
+        [
+            {
+                "id": "n1",
+                "body": "call 713-555-0142 now",
+                "mentions": [("phone", "713-555-0142", "+17135550142")],
+            },
+            {"id": "n2", "body": "visiting Denver this week"},
+            {
+                "id": "n3",
+                "body": "nothing to see",
+                "images": [{"pdq": NEAR_PDQ, "sha256": "0" * 64}],
+            },
+            {
+                "id": "n4",
+                "body": "unrelated 713-555-0143",
+                "mentions": [("phone", "713-555-0143", "+17135550143")],
+            },
+        ],
+    )
     created = watches.check_new_ads(store, pks, Settings())
     got = sorted((a["watch"]["id"], a["ad"]["id"]) for a in created)
     assert got == sorted([(w_phone["id"], "n1"), (w_search["id"], "n2"), (w_photo["id"], "n3")])
@@ -65,8 +92,16 @@ def test_stopped_watches_and_other_users(store, ann) -> None:  # type: ignore[no
     w = watches.add_watch(store, ann, "phone", "713-555-0142")
     assert not watches.delete_watch(store, bob, w["id"])  # not bob's
     assert watches.delete_watch(store, ann, w["id"])
-    pks = add_ads(store, [{"id": "n1", "body": "713-555-0142",
-                           "mentions": [("phone", "713-555-0142", "+17135550142")]}])
+    pks = add_ads(
+        store,
+        [
+            {
+                "id": "n1",
+                "body": "713-555-0142",
+                "mentions": [("phone", "713-555-0142", "+17135550142")],
+            }
+        ],
+    )
     assert watches.check_new_ads(store, pks, Settings()) == []
     assert watches.list_watches(store, ann) == []
     assert watches.list_alerts(store, bob) == []
@@ -76,7 +111,7 @@ def test_webhook_receives_identifiers_not_text(store, ann) -> None:  # type: ign
     received: list[dict] = []
 
     class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()
@@ -89,8 +124,17 @@ def test_webhook_receives_identifiers_not_text(store, ann) -> None:  # type: ign
     thread.start()
     try:
         watches.add_watch(store, ann, "phone", "713-555-0142", label="tip 17")
-        pks = add_ads(store, [{"id": "n1", "title": "secret words", "body": "713-555-0142",
-                               "mentions": [("phone", "713-555-0142", "+17135550142")]}])
+        pks = add_ads(
+            store,
+            [
+                {
+                    "id": "n1",
+                    "title": "secret words",
+                    "body": "713-555-0142",
+                    "mentions": [("phone", "713-555-0142", "+17135550142")],
+                }
+            ],
+        )
         url = f"http://127.0.0.1:{server.server_port}/hook"
         created = watches.check_new_ads(store, pks, Settings(webhook_url=url))
         thread.join(timeout=10)
@@ -106,7 +150,15 @@ def test_webhook_receives_identifiers_not_text(store, ann) -> None:  # type: ign
 
 def test_an_unreachable_webhook_does_not_fail_the_check(store, ann) -> None:  # type: ignore[no-untyped-def]
     watches.add_watch(store, ann, "phone", "713-555-0142")
-    pks = add_ads(store, [{"id": "n1", "body": "713-555-0142",
-                           "mentions": [("phone", "713-555-0142", "+17135550142")]}])
+    pks = add_ads(
+        store,
+        [
+            {
+                "id": "n1",
+                "body": "713-555-0142",
+                "mentions": [("phone", "713-555-0142", "+17135550142")],
+            }
+        ],
+    )
     created = watches.check_new_ads(store, pks, Settings(webhook_url="http://127.0.0.1:9/none"))
     assert len(created) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
+import zlib
 from functools import cache
 from pathlib import Path
 
@@ -33,19 +35,22 @@ N_PICTURES = 6
 
 
 def picture(seed: int, width: int = 320, height: int = 240) -> Image.Image:
-    """A benign generated picture: colour field, a few shapes, mild noise."""
+    """A benign generated picture with photo-like structure: a colour field, shapes of
+    several sizes, a word, and mild noise."""
     rng = np.random.default_rng(seed)
     field = (rng.random((4, 5, 3)) * 255).astype(np.uint8)
     img = Image.fromarray(field).resize((width, height), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(img)
-    for _ in range(6):
+    for _ in range(12):
         x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-        x1, y1 = x0 + int(rng.integers(20, width // 2)), y0 + int(rng.integers(20, height // 2))
+        x1 = x0 + int(rng.integers(width // 16, width // 2))
+        y1 = y0 + int(rng.integers(height // 16, height // 2))
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         if rng.random() < 0.5:
             draw.ellipse((x0, y0, x1, y1), fill=colour)
         else:
             draw.rectangle((x0, y0, x1, y1), fill=colour)
+    draw.text((int(rng.integers(0, width // 2)), int(rng.integers(0, height - 20))), "GARDEN")
     arr = np.asarray(img).astype(np.int16) + rng.integers(-5, 6, (height, width, 1))
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
@@ -119,6 +124,7 @@ def test_hash_image_reports_exact_hashes_size_and_variants(tmp_path: Path) -> No
     record = ph.to_record(url="https://example.org/p.jpg")
     assert record.pdq == ph.pdq and record.sha256 == ph.sha256 and record.quality == ph.quality
     assert ph.to_json()["variants"] == ph.variants
+    assert PhotoHash.from_json(ph.to_json()) == ph
 
 
 def _brightness(img: Image.Image, delta: int) -> Image.Image:
@@ -137,15 +143,17 @@ EDITS = {
     "enlarged": lambda im: im.resize((480, 360), Image.Resampling.BICUBIC),
     "JPEG quality 50": lambda im: Image.open(io.BytesIO(encode(im, quality=50))),
     "brightness +25": lambda im: _brightness(im, 25),
-    "cropped 2%": lambda im: _crop(im, 0.02),
+    "cropped 1%": lambda im: _crop(im, 0.01),
 }
 
 
 @pytest.mark.parametrize("edit", list(EDITS))
 def test_edited_copies_match_on_pdq_alone(edit: str) -> None:
+    dists = []
     for img, ph in originals():
         copy = hash_image(encode(EDITS[edit](img).convert("RGB"), quality=85))
-        assert hamming(ph.pdq, copy.pdq) <= MATCH, edit
+        dists.append(hamming(ph.pdq, copy.pdq))
+    assert max(dists) <= MATCH, dists
 
 
 VARIANT_EDITS = {
@@ -159,9 +167,11 @@ VARIANT_EDITS = {
 
 @pytest.mark.parametrize("edit", list(VARIANT_EDITS))
 def test_mirrored_rotated_and_cropped_copies_match_through_variants(edit: str) -> None:
+    dists = []
     for img, ph in originals():
         copy = hash_image(encode(VARIANT_EDITS[edit](img), quality=85))
-        assert best(ph, copy) <= MATCH, edit
+        dists.append(best(ph, copy))
+    assert max(dists) <= MATCH, dists
 
 
 @pytest.mark.parametrize("colour", [(0, 0, 0), (255, 255, 255), (40, 90, 200)])
@@ -217,18 +227,18 @@ def test_modes_are_flattened_to_rgb() -> None:
     img = picture(1)
     reference = hash_image(encode(img, "PNG")).pdq
     rgba = img.convert("RGBA")
-    palette = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    palette = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
     grey16 = Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257)
     cmyk = img.convert("CMYK")
     for name, data, limit in [
         ("RGBA", encode(rgba, "PNG"), 4),
-        ("palette", encode(palette, "PNG"), 24),
-        ("palette+transparency", encode(palette, "PNG", transparency=0), 40),
-        ("16-bit grey", encode(grey16, "PNG"), 24),
-        ("CMYK JPEG", encode(cmyk, "JPEG", quality=92), 16),
-        ("bilevel", encode(img.convert("1"), "PNG"), 80),
-        ("GIF", encode(img, "GIF"), 40),
-        ("WebP", encode(img, "WEBP", quality=80), 16),
+        ("palette", encode(palette, "PNG"), 26),
+        ("palette+transparency", encode(palette, "PNG", transparency=0), 28),
+        ("16-bit grey", encode(grey16, "PNG"), 8),  # PDQ reads luma only
+        ("CMYK JPEG", encode(cmyk, "JPEG", quality=92), 8),
+        ("bilevel", encode(img.convert("1"), "PNG"), 40),  # dithered: a real change
+        ("GIF", encode(img, "GIF"), 28),
+        ("WebP", encode(img, "WEBP", quality=80), 12),
     ]:
         got = hash_image(data, with_variants=False)
         assert got.width == 320 and got.height == 240, name
@@ -279,11 +289,26 @@ def test_limits_guard_against_bombs_and_huge_files(tmp_path: Path) -> None:
         hash_image(data, max_bytes=len(data) - 1)
     with pytest.raises(ImageError, match="cannot read"):
         hash_image(tmp_path / "missing.jpg")
-    # A real bomb: 30000 x 30000 pixels of one colour compress to a few kilobytes.
-    bomb = encode(Image.new("1", (30_000, 30_000)), "PNG")
-    assert len(bomb) < 200_000
-    with pytest.raises(ImageError):
-        hash_image(bomb)
+    # Bombs: headers that promise huge pictures. Refused before a pixel is decoded, both
+    # by our own limit and by Pillow's (which we turn into ImageError too).
+    for side in (9_000, 30_000):
+        with pytest.raises(ImageError):
+            hash_image(png_claiming(side, side))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small PNG file whose header claims width x height RGB pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * 1000)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def test_large_pictures_are_reduced_with_little_drift() -> None:

@@ -12,13 +12,15 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web_corpus import HOSTILE_ID, HOSTILE_PHONE, corpus_db, ingest
 
 from safelight.cases import audit, users
 from safelight.settings import Settings
 from safelight.store import Store
 from safelight.store.fts import HIGHLIGHT_OPEN
 from safelight.web.app import create_app
+from test_web_corpus import HOSTILE_ID, HOSTILE_PHONE, cheap_password_hashing, corpus_db, ingest
+
+cheap_password_hashing()
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +46,39 @@ def test_triage(env) -> None:  # type: ignore[no-untyped-def]
     r = env.c.get("/api/triage?limit=5", headers=env.as_("ann")).json()
     assert r["count"] == len(r["items"]) == 5 and not r["fallback"]
     first = r["items"][0]
-    assert {"item", "network", "ads", "score", "reasons", "places", "last_seen", "status"} <= set(first)
+    assert {"item", "network", "ads", "score", "reasons", "places", "last_seen", "status"} <= set(
+        first
+    )
     scores = [i["score"] for i in r["items"]]
     assert scores == sorted(scores, reverse=True)
 
 
 def test_triage_status(env) -> None:  # type: ignore[no-untyped-def]
     item = env.c.get("/api/triage?limit=1", headers=env.as_("ann")).json()["items"][0]["item"]
-    r = env.c.post(f"/api/triage/{item}/status", json={"status": "escalated", "reason": "youth cue"},
-                   headers=env.as_("ann"))
+    r = env.c.post(
+        f"/api/triage/{item}/status",
+        json={"status": "escalated", "reason": "youth cue"},
+        headers=env.as_("ann"),
+    )
     assert r.status_code == 200 and r.json() == {"item": item, "status": "escalated"}
     again = env.c.get("/api/triage?limit=50", headers=env.as_("ann")).json()["items"]
     assert next(i for i in again if i["item"] == item)["status"] == "escalated"
-    assert env.c.post(f"/api/triage/{item}/status", json={"status": "dismissed"},
-                      headers=env.as_("ann")).status_code == 400
-    assert env.c.post(f"/api/triage/{item}/status", json={"status": "lost"},
-                      headers=env.as_("ann")).status_code == 422
+    assert (
+        env.c.post(
+            f"/api/triage/{item}/status", json={"status": "dismissed"}, headers=env.as_("ann")
+        ).status_code
+        == 400
+    )
+    missing = env.c.post(
+        "/api/triage/NOPE/status", json={"status": "reviewing"}, headers=env.as_("ann")
+    )
+    assert missing.status_code == 404
+    assert (
+        env.c.post(
+            f"/api/triage/{item}/status", json={"status": "lost"}, headers=env.as_("ann")
+        ).status_code
+        == 422
+    )
 
 
 def test_search(env) -> None:  # type: ignore[no-untyped-def]
@@ -69,14 +88,22 @@ def test_search(env) -> None:  # type: ignore[no-untyped-def]
     assert all(HIGHLIGHT_OPEN in a["snippet"] for a in body["ads"])
     assert set(body["facets"]) == {"site", "place", "month", "score"}
     assert body["selector"] is None
-    assert env.c.get("/api/search", params={"q": "713 555 0199"},
-                     headers=env.as_("ann")).json()["selector"] == f"phone:{HOSTILE_PHONE}"
+    assert (
+        env.c.get("/api/search", params={"q": "713 555 0199"}, headers=env.as_("ann")).json()[
+            "selector"
+        ]
+        == f"phone:{HOSTILE_PHONE}"
+    )
     assert env.c.get("/api/search", headers=env.as_("ann")).status_code == 422  # q is required
 
 
 def test_lookup(env) -> None:  # type: ignore[no-untyped-def]
-    r = env.c.get("/api/lookup", params={"value": "seven one three 555 0199"}, headers=env.as_("ann")).json()
-    assert r["selectors"] == [f"phone:{HOSTILE_PHONE}"] and [a["id"] for a in r["ads"]] == [HOSTILE_ID]
+    r = env.c.get(
+        "/api/lookup", params={"value": "seven one three 555 0199"}, headers=env.as_("ann")
+    ).json()
+    assert r["selectors"] == [f"phone:{HOSTILE_PHONE}"] and [a["id"] for a in r["ads"]] == [
+        HOSTILE_ID
+    ]
 
 
 def test_ad(env) -> None:  # type: ignore[no-untyped-def]
@@ -90,14 +117,21 @@ def test_ad(env) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_ids_with_reserved_characters_round_trip(env) -> None:  # type: ignore[no-untyped-def]
-    odd = {"id": "odd/id#1?x", "title": "odd id", "body": "plain companionship ad 713-555-0197",
-           "posted_at": "2026-02-02T10:00:00Z"}
+    odd = {
+        "id": "odd/id#1?x",
+        "title": "odd id",
+        "body": "plain companionship ad 713-555-0197",
+        "posted_at": "2026-02-02T10:00:00Z",
+    }
     path = env.root / "odd.jsonl"
     path.write_text(json.dumps(odd) + "\n")
     ingest([path], env.url).close()
     from urllib.parse import quote
 
-    assert env.c.get(f"/api/ads/{quote(odd['id'], safe='')}", headers=env.as_("ann")).json()["id"] == odd["id"]
+    assert (
+        env.c.get(f"/api/ads/{quote(odd['id'], safe='')}", headers=env.as_("ann")).json()["id"]
+        == odd["id"]
+    )
     assert env.c.get(f"/ads/{quote(odd['id'], safe='')}", headers=env.as_("ann")).status_code == 200
 
 
@@ -125,16 +159,32 @@ def test_cases_flow(env) -> None:  # type: ignore[no-untyped-def]
     assert case.status_code == 201
     cid = case.json()["id"]
     net = env.c.get("/api/networks?limit=1", headers=ann).json()["networks"][0]["id"]
-    for item in ({"kind": "ad", "ref": HOSTILE_ID}, {"kind": "network", "ref": net},
-                 {"kind": "entity", "ref": f"phone:{HOSTILE_PHONE}"}):
+    for item in (
+        {"kind": "ad", "ref": HOSTILE_ID},
+        {"kind": "network", "ref": net},
+        {"kind": "entity", "ref": f"phone:{HOSTILE_PHONE}"},
+    ):
         assert env.c.post(f"/api/cases/{cid}/items", json=item, headers=ann).status_code == 201
-    assert env.c.post(f"/api/cases/{cid}/items", json={"kind": "ad", "ref": "nope"},
-                      headers=ann).status_code == 400
-    assert env.c.post(f"/api/cases/{cid}/notes", json={"text": "first note"}, headers=ann).status_code == 201
-    assert env.c.get(f"/api/cases/{cid}/notes", headers=ann).json()["notes"][0]["text"] == "first note"
-    members = env.c.post(f"/api/cases/{cid}/members", json={"name": "bob"}, headers=ann).json()["members"]
+    assert (
+        env.c.post(
+            f"/api/cases/{cid}/items", json={"kind": "ad", "ref": "nope"}, headers=ann
+        ).status_code
+        == 400
+    )
+    assert (
+        env.c.post(f"/api/cases/{cid}/notes", json={"text": "first note"}, headers=ann).status_code
+        == 201
+    )
+    assert (
+        env.c.get(f"/api/cases/{cid}/notes", headers=ann).json()["notes"][0]["text"] == "first note"
+    )
+    members = env.c.post(f"/api/cases/{cid}/members", json={"name": "bob"}, headers=ann).json()[
+        "members"
+    ]
     assert {m["name"] for m in members} == {"ann", "bob"}
-    patched = env.c.patch(f"/api/cases/{cid}", json={"status": "active", "assignee": "bob"}, headers=ann)
+    patched = env.c.patch(
+        f"/api/cases/{cid}", json={"status": "active", "assignee": "bob"}, headers=ann
+    )
     assert patched.json()["status"] == "active" and patched.json()["assignee"] == "bob"
     got = env.c.get(f"/api/cases/{cid}", headers=env.as_("bob")).json()  # bob is a member now
     assert [i["kind"] for i in got["items"]] == ["ad", "network", "entity"]
@@ -157,7 +207,12 @@ def test_cases_flow(env) -> None:  # type: ignore[no-untyped-def]
 def test_a_case_is_invisible_to_non_members(env) -> None:  # type: ignore[no-untyped-def]
     cid = env.c.post("/api/cases", json={"title": "private"}, headers=env.as_("ann")).json()["id"]
     assert env.c.get(f"/api/cases/{cid}", headers=env.as_("bob")).status_code == 404
-    assert env.c.post(f"/api/cases/{cid}/notes", json={"text": "x"}, headers=env.as_("bob")).status_code == 404
+    assert (
+        env.c.post(
+            f"/api/cases/{cid}/notes", json={"text": "x"}, headers=env.as_("bob")
+        ).status_code
+        == 404
+    )
     assert env.c.get(f"/api/cases/{cid}/export", headers=env.as_("bob")).status_code == 404
     assert env.c.get("/api/cases", headers=env.as_("auditor")).status_code == 403
 
@@ -165,35 +220,70 @@ def test_a_case_is_invisible_to_non_members(env) -> None:  # type: ignore[no-unt
 def test_watch_ingest_alert_round_trip(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ann = env.as_("ann")
     w = env.c.post("/api/watches", json={"value": "(415) 555-0177", "label": "tip 9"}, headers=ann)
-    assert w.status_code == 201 and w.json()["kind"] == "phone" and w.json()["value"] == "+14155550177"
-    s = env.c.post("/api/watches", json={"kind": "search", "value": "lighthouse keeper"}, headers=ann).json()
+    assert (
+        w.status_code == 201 and w.json()["kind"] == "phone" and w.json()["value"] == "+14155550177"
+    )
+    s = env.c.post(
+        "/api/watches", json={"kind": "search", "value": "lighthouse keeper"}, headers=ann
+    ).json()
     assert len(env.c.get("/api/watches", headers=ann).json()["watches"]) == 2
     new = tmp_path / "new.jsonl"
-    new.write_text("\n".join(json.dumps(a) for a in (
-        {"id": "w1", "title": "Back in town", "body": "call four one five 555 0177 for companionship",
-         "posted_at": "2026-11-01T10:00:00Z", "location": "San Francisco, CA"},
-        {"id": "w2", "title": "Hobby", "body": "a lighthouse keeper's diary", "posted_at": "2026-11-01T11:00:00Z"},
-        {"id": "w3", "title": "Other", "body": "nothing relevant here", "posted_at": "2026-11-01T12:00:00Z"},
-    )) + "\n")
+    new.write_text(
+        "\n".join(
+            json.dumps(a)
+            for a in (
+                {
+                    "id": "w1",
+                    "title": "Back in town",
+                    "body": "call four one five 555 0177 for companionship",
+                    "posted_at": "2026-11-01T10:00:00Z",
+                    "location": "San Francisco, CA",
+                },
+                {
+                    "id": "w2",
+                    "title": "Hobby",
+                    "body": "a lighthouse keeper's diary",
+                    "posted_at": "2026-11-01T11:00:00Z",
+                },
+                {
+                    "id": "w3",
+                    "title": "Other",
+                    "body": "nothing relevant here",
+                    "posted_at": "2026-11-01T12:00:00Z",
+                },
+            )
+        )
+        + "\n"
+    )
     ingest([new], env.url).close()
     alerts = env.c.get("/api/alerts", headers=ann).json()
     assert alerts["unseen"] == 2
     assert sorted((a["watch"]["id"], a["ad_id"]) for a in alerts["alerts"]) == sorted(
-        [(w.json()["id"], "w1"), (s["id"], "w2")])
+        [(w.json()["id"], "w1"), (s["id"], "w2")]
+    )
     assert env.c.get("/api/alerts", headers=env.as_("bob")).json()["count"] == 0
-    marked = env.c.post("/api/alerts/seen", json={"ids": [alerts["alerts"][0]["id"]]}, headers=ann).json()
+    marked = env.c.post(
+        "/api/alerts/seen", json={"ids": [alerts["alerts"][0]["id"]]}, headers=ann
+    ).json()
     assert marked == {"marked": 1}
     assert env.c.get("/api/alerts?unseen=true", headers=ann).json()["count"] == 1
     assert env.c.delete(f"/api/watches/{s['id']}", headers=env.as_("bob")).status_code == 404
     assert env.c.delete(f"/api/watches/{s['id']}", headers=ann).status_code == 204
-    assert env.c.post("/api/watches", json={"kind": "photo", "value": "nothex"}, headers=ann).status_code == 400
+    assert (
+        env.c.post(
+            "/api/watches", json={"kind": "photo", "value": "nothex"}, headers=ann
+        ).status_code
+        == 400
+    )
 
 
 def test_audit_api_is_for_auditors(env) -> None:  # type: ignore[no-untyped-def]
     aud = env.as_("auditor")
     entries = env.c.get("/api/audit?who=ann&limit=5", headers=aud).json()["entries"]
     assert entries and all(e["user"] == "ann" for e in entries)
-    assert {"seq", "at", "user", "action", "target", "detail", "hash", "prev_hash"} <= set(entries[0])
+    assert {"seq", "at", "user", "action", "target", "detail", "hash", "prev_hash"} <= set(
+        entries[0]
+    )
     verify = env.c.get("/api/audit/verify", headers=aud).json()
     assert verify["ok"] and verify["entries"] > 10
     assert env.c.get("/api/audit", headers=env.as_("ann")).status_code == 403

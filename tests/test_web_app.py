@@ -12,26 +12,60 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web_corpus import csrf_of, login
 
 from safelight.cases import audit, users
 from safelight.settings import Settings
 from safelight.store import Store
 from safelight.web.app import create_app
+from test_web_corpus import cheap_password_hashing, csrf_of, login
+
+cheap_password_hashing()
 
 PASSWORD = "a long password"
 ROLES = {"root": "admin", "ann": "analyst", "auditor": "auditor"}
 
-PAGES = ["/", "/search?q=sweet", "/lookup?value=713-555-0199", "/ads/hostile-1",
-         "/entities/phone/+17135550199", "/networks", "/cases", "/watches", "/alerts", "/audit"]
-API_GETS = ["/api/triage", "/api/search?q=sweet", "/api/lookup?value=713-555-0199",
-            "/api/ads/hostile-1", "/api/entities/phone/+17135550199", "/api/networks",
-            "/api/cases", "/api/watches", "/api/alerts", "/api/audit", "/api/audit/verify",
-            "/api/me", "/api/openapi.json"]
-API_POSTS = [("/api/cases", {"title": "x"}), ("/api/watches", {"value": "713-555-0199"}),
-             ("/api/alerts/seen", {}), ("/api/triage/N1/status", {"status": "reviewing"})]
-VIEW_ONLY = ["/", "/search?q=sweet", "/ads/hostile-1", "/networks", "/api/search?q=sweet",
-             "/api/triage", "/api/ads/hostile-1"]
+PAGES = [
+    "/",
+    "/search?q=sweet",
+    "/lookup?value=713-555-0199",
+    "/ads/hostile-1",
+    "/entities/phone/+17135550199",
+    "/networks",
+    "/cases",
+    "/watches",
+    "/alerts",
+    "/audit",
+]
+API_GETS = [
+    "/api/triage",
+    "/api/search?q=sweet",
+    "/api/lookup?value=713-555-0199",
+    "/api/ads/hostile-1",
+    "/api/entities/phone/+17135550199",
+    "/api/networks",
+    "/api/cases",
+    "/api/watches",
+    "/api/alerts",
+    "/api/audit",
+    "/api/audit/verify",
+    "/api/me",
+    "/api/openapi.json",
+]
+API_POSTS = [
+    ("/api/cases", {"title": "x"}),
+    ("/api/watches", {"value": "713-555-0199"}),
+    ("/api/alerts/seen", {}),
+    ("/api/triage/N1/status", {"status": "reviewing"}),
+]
+VIEW_ONLY = [
+    "/",
+    "/search?q=sweet",
+    "/ads/hostile-1",
+    "/networks",
+    "/api/search?q=sweet",
+    "/api/triage",
+    "/api/ads/hostile-1",
+]
 WORK_ONLY = ["/cases", "/watches", "/alerts", "/api/cases", "/api/watches", "/api/alerts"]
 AUDIT_ONLY = ["/audit", "/api/audit", "/api/audit/verify"]
 
@@ -79,7 +113,10 @@ def test_anonymous_api_gets_401(env, path: str) -> None:  # type: ignore[no-unty
 
 @pytest.mark.parametrize(("path", "body"), API_POSTS)
 def test_anonymous_api_changes_get_401(env, path: str, body: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
-    assert client(env).post(path, json=body, headers={"Authorization": "Bearer sl_forged"}).status_code == 401
+    assert (
+        client(env).post(path, json=body, headers={"Authorization": "Bearer sl_forged"}).status_code
+        == 401
+    )
 
 
 def test_unknown_pages_do_not_tell_anonymous_visitors_anything(env) -> None:  # type: ignore[no-untyped-def]
@@ -90,9 +127,14 @@ def test_unknown_pages_do_not_tell_anonymous_visitors_anything(env) -> None:  # 
 
 def test_static_assets_are_served_locally(env) -> None:  # type: ignore[no-untyped-def]
     c = client(env)
-    for path in ("/static/app.js", "/static/app.css", "/static/vendor/htmx/htmx.min.js",
-                 "/static/vendor/cytoscape/cytoscape.min.js", "/static/vendor/leaflet/leaflet.js",
-                 "/static/vendor/geo/regions.geojson"):
+    for path in (
+        "/static/app.js",
+        "/static/app.css",
+        "/static/vendor/htmx/htmx.min.js",
+        "/static/vendor/cytoscape/cytoscape.min.js",
+        "/static/vendor/leaflet/leaflet.js",
+        "/static/vendor/geo/regions.geojson",
+    ):
         assert c.get(path).status_code == 200, path
     static = Path(__file__).parents[1] / "src/safelight/web/static/vendor"
     for folder in ("htmx", "cytoscape", "leaflet"):
@@ -109,25 +151,35 @@ def test_login_logout_and_audit(env) -> None:  # type: ignore[no-untyped-def]
     bad = c.post("/login", data={"name": "ann", "password": "wrong", "csrf": token})
     assert bad.status_code == 401 and "wrong password" in bad.text
     assert audit.list_entries(env.store, action="login.failed")[0]["user"] == "ann"
-    ok = c.post("/login", data={"name": "ann", "password": PASSWORD, "csrf": token,
-                                "next": "/search?q=x"}, follow_redirects=False)
+    ok = c.post(
+        "/login",
+        data={"name": "ann", "password": PASSWORD, "csrf": token, "next": "/search?q=x"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and ok.headers["location"] == "/search?q=x"
     assert c.get("/api/me").json()["name"] == "ann"
     page = c.get("/cases").text
     assert c.post("/logout", data={}).status_code == 403  # no CSRF token: refused
-    assert c.post("/logout", data={"csrf": csrf_of(page)}, follow_redirects=False).status_code == 303
+    assert (
+        c.post("/logout", data={"csrf": csrf_of(page)}, follow_redirects=False).status_code == 303
+    )
     assert c.get("/api/me").status_code == 401
     actions = [e["action"] for e in audit.list_entries(env.store, user="ann", limit=20)]
     assert "login" in actions and "logout" in actions
 
 
-@pytest.mark.parametrize("target", ["//elsewhere.example.com/", "https://elsewhere.example.com/",
-                                    "/\\elsewhere.example.com"])
+@pytest.mark.parametrize(
+    "target",
+    ["//elsewhere.example.com/", "https://elsewhere.example.com/", "/\\elsewhere.example.com"],
+)
 def test_login_never_redirects_off_site(env, target: str) -> None:  # type: ignore[no-untyped-def]
     c = client(env)
     token = csrf_of(c.get("/login").text)
-    r = c.post("/login", data={"name": "ann", "password": PASSWORD, "csrf": token, "next": target},
-               follow_redirects=False)
+    r = c.post(
+        "/login",
+        data={"name": "ann", "password": PASSWORD, "csrf": token, "next": target},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/"
 
 
@@ -135,11 +187,18 @@ def test_login_is_throttled_after_repeated_failures(env) -> None:  # type: ignor
     users.add_user(env.store, "victim", "analyst", PASSWORD)
     c = client(env)
     token = csrf_of(c.get("/login").text)
-    codes = [c.post("/login", data={"name": "victim", "password": f"guess{n}", "csrf": token}).status_code
-             for n in range(6)]
+    codes = [
+        c.post(
+            "/login", data={"name": "victim", "password": f"guess{n}", "csrf": token}
+        ).status_code
+        for n in range(6)
+    ]
     assert codes == [401] * 5 + [429]
     # even the right password waits now
-    assert c.post("/login", data={"name": "victim", "password": PASSWORD, "csrf": token}).status_code == 429
+    assert (
+        c.post("/login", data={"name": "victim", "password": PASSWORD, "csrf": token}).status_code
+        == 429
+    )
 
 
 def test_login_form_needs_its_csrf_token(env) -> None:  # type: ignore[no-untyped-def]
@@ -150,8 +209,11 @@ def test_login_form_needs_its_csrf_token(env) -> None:  # type: ignore[no-untype
 def test_auditor_lands_on_the_audit_log(env) -> None:  # type: ignore[no-untyped-def]
     c = client(env)
     token = csrf_of(c.get("/login").text)
-    r = c.post("/login", data={"name": "auditor", "password": PASSWORD, "csrf": token},
-               follow_redirects=False)
+    r = c.post(
+        "/login",
+        data={"name": "auditor", "password": PASSWORD, "csrf": token},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/audit"
 
 
@@ -205,8 +267,12 @@ def test_cookie_changes_need_the_csrf_token(env) -> None:  # type: ignore[no-unt
     ok = c.post("/cases", data={"title": "with token", "csrf": c.csrf}, follow_redirects=False)
     assert ok.status_code == 303 and re.match(r"^/cases/\d+$", ok.headers["location"])
     assert c.post("/api/cases", json={"title": "api no header"}).status_code == 403
-    assert c.post("/api/cases", json={"title": "api header"},
-                  headers={"X-CSRF-Token": c.csrf}).status_code == 201
+    assert (
+        c.post(
+            "/api/cases", json={"title": "api header"}, headers={"X-CSRF-Token": c.csrf}
+        ).status_code
+        == 201
+    )
 
 
 # ---- headers and markup ----------------------------------------------------------------------
@@ -250,15 +316,20 @@ class _Markup(HTMLParser):
                 self.handlers.append(value)
 
 
-@pytest.mark.parametrize("path", PAGES + ["/login", "/networks/{top}", "/cases/{case}"])
+@pytest.mark.parametrize("path", [*PAGES, "/login", "/networks/{top}", "/cases/{case}"])
 def test_pages_have_no_inline_script_no_handlers_no_outside_assets(env, path: str) -> None:  # type: ignore[no-untyped-def]
     c = client(env, "root")
     if "{top}" in path:
         path = path.format(top=c.get("/api/networks?limit=1").json()["networks"][0]["id"])
     if "{case}" in path:
-        case = c.post("/api/cases", json={"title": "markup"}, headers={"X-CSRF-Token": c.csrf}).json()
-        c.post(f"/api/cases/{case['id']}/items", json={"kind": "ad", "ref": "hostile-1"},
-               headers={"X-CSRF-Token": c.csrf})
+        case = c.post(
+            "/api/cases", json={"title": "markup"}, headers={"X-CSRF-Token": c.csrf}
+        ).json()
+        c.post(
+            f"/api/cases/{case['id']}/items",
+            json={"kind": "ad", "ref": "hostile-1"},
+            headers={"X-CSRF-Token": c.csrf},
+        )
         path = path.format(case=case["id"])
     r = c.get(path)
     assert r.status_code == 200, path
@@ -270,11 +341,61 @@ def test_pages_have_no_inline_script_no_handlers_no_outside_assets(env, path: st
 def test_openapi_describes_the_api_and_no_cdn_docs(env) -> None:  # type: ignore[no-untyped-def]
     c = client(env, "ann")
     spec = c.get("/api/openapi.json").json()
-    for path in ("/api/triage", "/api/search", "/api/lookup", "/api/ads/{ad_id}",
-                 "/api/networks/{network_id}", "/api/cases", "/api/cases/{case_id}",
-                 "/api/cases/{case_id}/items", "/api/cases/{case_id}/notes",
-                 "/api/cases/{case_id}/export", "/api/watches", "/api/alerts"):
+    for path in (
+        "/api/triage",
+        "/api/search",
+        "/api/lookup",
+        "/api/ads/{ad_id}",
+        "/api/networks/{network_id}",
+        "/api/cases",
+        "/api/cases/{case_id}",
+        "/api/cases/{case_id}/items",
+        "/api/cases/{case_id}/notes",
+        "/api/cases/{case_id}/export",
+        "/api/watches",
+        "/api/alerts",
+    ):
         assert path in spec["paths"], path
     assert not any(p.startswith(("/cases", "/ads")) for p in spec["paths"])  # pages stay out
     for path in ("/docs", "/redoc", "/openapi.json"):
         assert c.get(path, follow_redirects=False).status_code == 404
+
+
+@pytest.mark.slow
+def test_safelight_serve_runs_the_app(tmp_path: Path) -> None:
+    """`safelight serve` in its own process answers on loopback: login page open, API closed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    code = (
+        "import sys, safelight.commands_web; from safelight.cli import main; "
+        f"sys.exit(main(['serve', '--db', {url!r}, '--port', '{port}']))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFELIGHT_")}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    assert r.status == 200 and b"Log in" in r.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.3)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/triage", timeout=5)
+        assert err.value.code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -44,8 +44,18 @@ def ingest(paths: list[Path], url: str) -> Any:
     from safelight.store import Store
 
     with contextlib.redirect_stdout(io.StringIO()):
-        status = main(["ingest", *[str(p) for p in paths], "--db", url, "--workers", "1", "--json",
-                       "--no-progress"])
+        status = main(
+            [
+                "ingest",
+                *[str(p) for p in paths],
+                "--db",
+                url,
+                "--workers",
+                "1",
+                "--json",
+                "--no-progress",
+            ]
+        )
     assert status == 0
     return Store.open(url)
 
@@ -110,6 +120,17 @@ def corpus_db(dest: Path) -> str:
     return f"sqlite:///{target}"
 
 
+def cheap_password_hashing() -> None:
+    """Argon2 at its lowest cost for these tests only: the production parameters are slow on
+    purpose, and dozens of logins and accounts would spend most of the suite's time hashing."""
+    from argon2 import PasswordHasher
+
+    from safelight.cases import users
+
+    fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    users._hasher = lambda: fast  # type: ignore[assignment]
+
+
 def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m, "page without a CSRF token"
@@ -120,8 +141,11 @@ def login(client: Any, name: str, password: str) -> str:
     """Log the test client in through the form; returns the session's CSRF token."""
     page = client.get("/login")
     token = csrf_of(page.text)
-    r = client.post("/login", data={"name": name, "password": password, "csrf": token, "next": "/"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return csrf_of(client.get("/cases" if name != "auditor" else "/audit").text)
 
@@ -141,13 +165,22 @@ def add_ads(store: Any, specs: list[dict[str, Any]]) -> list[int]:
         for kind, raw, value in spec.get("mentions", []):
             start = text.index(raw)
             mentions.append(Mention(kind, value, raw, start, start + len(raw)))
-        ad = Ad(id=spec["id"], title=title, body=body, site=spec.get("site", "example-listings"),
-                url=f"https://ads.example.com/{spec['id']}", posted_at=spec.get("posted_at"),
-                location=spec.get("place", ""),
-                images=[Image(**im) for im in spec.get("images", [])],
-                raw_sha256=hashlib.sha256((spec["id"] + text).encode()).hexdigest())
-        items.append(ProcessedAd(ad=ad, mentions=mentions, score=spec.get("score", 0.1),
-                                 place=spec.get("place")))
+        ad = Ad(
+            id=spec["id"],
+            title=title,
+            body=body,
+            site=spec.get("site", "example-listings"),
+            url=f"https://ads.example.com/{spec['id']}",
+            posted_at=spec.get("posted_at"),
+            location=spec.get("place", ""),
+            images=[Image(**im) for im in spec.get("images", [])],
+            raw_sha256=hashlib.sha256((spec["id"] + text).encode()).hexdigest(),
+        )
+        items.append(
+            ProcessedAd(
+                ad=ad, mentions=mentions, score=spec.get("score", 0.1), place=spec.get("place")
+            )
+        )
     return store.add_batch(items).stored_pks
 
 

@@ -11,12 +11,14 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from test_web_corpus import HOSTILE_ID, HOSTILE_PHONE, corpus_db, login
 
 from safelight.cases import audit, users
 from safelight.settings import Settings
 from safelight.store import Store
 from safelight.web.app import create_app
+from test_web_corpus import HOSTILE_ID, HOSTILE_PHONE, cheap_password_hashing, corpus_db, login
+
+cheap_password_hashing()
 
 PASSWORD = "a long password"
 
@@ -49,13 +51,33 @@ def test_triage_lists_networks_with_reasons_and_sets_status(env) -> None:  # typ
     assert r.text.count('class="network-link"') >= 5
     assert "share a text template" in r.text or "obscured phone" in r.text
     item = re.search(r'name="item" value="([^"]+)"', r.text).group(1)
-    saved = env.c.post("/triage/status", data={"item": item, "status": "reviewing", "reason": "",
-                                               "csrf": env.c.csrf}, headers={"HX-Request": "true"})
+    saved = env.c.post(
+        "/triage/status",
+        data={"item": item, "status": "reviewing", "reason": "", "csrf": env.c.csrf},
+        headers={"HX-Request": "true"},
+    )
     assert saved.status_code == 200 and "saved: reviewing" in saved.text
     assert "<html" not in saved.text  # a fragment for htmx to swap in
     assert _last(env, "triage.status")["target"] == item
-    assert env.c.post("/triage/status", data={"item": item, "status": "dismissed", "reason": "",
-                                              "csrf": env.c.csrf}).status_code == 400
+    assert (
+        env.c.post(
+            "/triage/status",
+            data={"item": item, "status": "dismissed", "reason": "", "csrf": env.c.csrf},
+        ).status_code
+        == 400
+    )
+    inline = env.c.post(
+        "/triage/status",
+        data={"item": item, "status": "escalated", "reason": " ", "csrf": env.c.csrf},
+        headers={"HX-Request": "true"},
+    )
+    assert inline.status_code == 200 and 'role="alert"' in inline.text and "reason" in inline.text
+    assert (
+        env.c.post(
+            "/triage/status", data={"item": "NOPE", "status": "reviewing", "csrf": env.c.csrf}
+        ).status_code
+        == 404
+    )
     filtered = env.c.get("/?status=reviewing")
     assert item in filtered.text and filtered.text.count('name="item"') == 1
     assert _last(env, "triage.view")["detail"]["filters"]["status"] == "reviewing"
@@ -86,17 +108,24 @@ def test_a_typed_phone_goes_to_its_entity_page(env, typed: str) -> None:  # type
 def test_an_email_goes_to_its_entity_page_and_text_does_not(env) -> None:  # type: ignore[no-untyped-def]
     r = env.c.get("/search", params={"q": "hostile (at) example dot com"}, follow_redirects=False)
     assert r.headers["location"] == "/entities/email/hostile%40example.com"
-    text = env.c.get("/search", params={"q": "new in town call 713-555-0199"}, follow_redirects=False)
+    text = env.c.get(
+        "/search", params={"q": "new in town call 713-555-0199"}, follow_redirects=False
+    )
     assert text.status_code == 200
 
 
 def test_ad_page_highlights_and_explains_in_place(env) -> None:  # type: ignore[no-untyped-def]
     r = env.c.get(f"/ads/{HOSTILE_ID}")
     assert r.status_code == 200
-    phone = re.search(r'<mark class="ann m-phone[^"]*" title="([^"]+)" data-ann="(\d+)">713-555-0199</mark>', r.text)
+    phone = re.search(
+        r'<mark class="ann m-phone[^"]*" title="([^"]+)" data-ann="(\d+)">713-555-0199</mark>',
+        r.text,
+    )
     assert phone and HOSTILE_PHONE in phone.group(1)
     hit = re.search(r'<mark class="ann hit cat-[^"]*" title="(indicator [^"]+)"', r.text)
-    assert hit and "category" in hit.group(1) and "weight" in hit.group(1) and "source" in hit.group(1)
+    assert (
+        hit and "category" in hit.group(1) and "weight" in hit.group(1) and "source" in hit.group(1)
+    )
     assert f'id="ann-{phone.group(2)}"' in r.text  # the side list entry the mark points at
     assert "Watch this phone" in r.text and "New case with this ad" in r.text
     assert _last(env, "ad.view")["target"] == HOSTILE_ID
@@ -131,7 +160,9 @@ def test_entity_page_has_ads_timeline_map_and_linked_selectors(env) -> None:  # 
     assert r.status_code == 200
     assert f"{phone['count']} ads" in r.text or r.text.count('class="adid"') >= phone["count"]
     data = _json_block(r.text, "entity-map")
-    assert data["points"] and all(p["latlon"] for p in data["points"] if p["place"] not in data["unplaced"])
+    assert data["points"] and all(
+        p["latlon"] for p in data["points"] if p["place"] not in data["unplaced"]
+    )
     assert '<ol class="timeline">' in r.text
     assert f"network {top['id']}" in r.text
     entry = _last(env, "entity.view")
@@ -173,17 +204,25 @@ def test_lookup_page_lists_every_spelling(env) -> None:  # type: ignore[no-untyp
 
 
 def test_add_to_case_from_a_page_and_case_page(env) -> None:  # type: ignore[no-untyped-def]
-    created = env.c.post("/cases", data={"title": "From the ad page", "kind": "ad", "ref": HOSTILE_ID,
-                                         "csrf": env.c.csrf}, follow_redirects=False)
+    created = env.c.post(
+        "/cases",
+        data={"title": "From the ad page", "kind": "ad", "ref": HOSTILE_ID, "csrf": env.c.csrf},
+        follow_redirects=False,
+    )
     case_url = created.headers["location"]
     case_id = int(case_url.rsplit("/", 1)[1])
     top = env.c.get("/api/networks?limit=1").json()["networks"][0]["id"]
     page = env.c.get(f"/networks/{top}")
     assert f'<option value="{case_id}">' in page.text  # the widget offers the new case
-    added = env.c.post("/case-items", data={"case_id": case_id, "kind": "network", "ref": top,
-                                            "csrf": env.c.csrf}, headers={"HX-Request": "true"})
+    added = env.c.post(
+        "/case-items",
+        data={"case_id": case_id, "kind": "network", "ref": top, "csrf": env.c.csrf},
+        headers={"HX-Request": "true"},
+    )
     assert added.status_code == 200 and f"case #{case_id}" in added.text
-    env.c.post(f"/cases/{case_id}/notes", data={"text": "<b>check</b> the Houston ads", "csrf": env.c.csrf})
+    env.c.post(
+        f"/cases/{case_id}/notes", data={"text": "<b>check</b> the Houston ads", "csrf": env.c.csrf}
+    )
     case = env.c.get(case_url)
     assert HOSTILE_ID in case.text and f"network {top}" in case.text
     assert "&lt;b&gt;check&lt;/b&gt;" in case.text
@@ -198,9 +237,56 @@ def test_add_to_case_from_a_page_and_case_page(env) -> None:  # type: ignore[no-
 
 
 def test_watch_page_and_alerts_badge(env) -> None:  # type: ignore[no-untyped-def]
-    r = env.c.post("/watches", data={"kind": "auto", "value": "(713) 555-0198", "label": "tip",
-                                     "csrf": env.c.csrf}, follow_redirects=True)
+    r = env.c.post(
+        "/watches",
+        data={"kind": "auto", "value": "(713) 555-0198", "label": "tip", "csrf": env.c.csrf},
+        follow_redirects=True,
+    )
     assert r.status_code == 200 and "+17135550198" in env.c.get("/watches").text
     bad = env.c.post("/watches", data={"kind": "phone", "value": "no number", "csrf": env.c.csrf})
     assert bad.status_code == 400
     assert 'id="alert-badge"' not in env.c.get("/alerts").text
+
+
+def test_a_bare_at_handle_finds_the_name_on_any_platform(env) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from safelight.store.schema import mentions
+
+    with env.store.engine.connect() as conn:
+        value = conn.scalar(sa.select(mentions.c.value).where(mentions.c.kind == "handle").limit(1))
+    name = value.split(":", 1)[1]
+    r = env.c.get("/search", params={"q": f"@{name}"}, follow_redirects=False)
+    assert r.headers["location"] == "/entities/handle/" + quote(f"unknown:{name}", safe="")
+    page = env.c.get(r.headers["location"])
+    assert page.status_code == 200 and 'class="adid"' in page.text
+    assert f"as {value}" in page.text  # which platform each ad named
+
+
+def test_a_stored_thumbnail_is_shown_blurred_and_never_by_the_api(env) -> None:  # type: ignore[no-untyped-def]
+    """Contract with the photo stage: a blurred thumbnail, if kept, is base64 JPEG under
+    images[n]["thumbnail"]. The page shows it blurred; the API never sends it."""
+    import base64
+    import io
+
+    import sqlalchemy as sa
+    from PIL import Image
+
+    from safelight.store.schema import ads
+
+    buf = io.BytesIO()
+    Image.linear_gradient("L").resize((32, 32)).convert("RGB").save(buf, "JPEG")
+    images = [{"sha256": "ab" * 32, "thumbnail": base64.b64encode(buf.getvalue()).decode()}]
+    with env.store.engine.begin() as conn:
+        old = conn.scalar(sa.select(ads.c.images).where(ads.c.id == HOSTILE_ID))
+        conn.execute(sa.update(ads).where(ads.c.id == HOSTILE_ID).values(images=json.dumps(images)))
+    try:
+        html = env.c.get(f"/ads/{HOSTILE_ID}").text
+        assert re.search(r'<img class="blurred" src="/photos/thumb\?ad_id=hostile-1&amp;n=0"', html)
+        assert "data-reveal" in html
+        thumb = env.c.get("/photos/thumb", params={"ad_id": HOSTILE_ID, "n": 0})
+        assert thumb.status_code == 200 and thumb.content == buf.getvalue()
+        assert "thumbnail" not in json.dumps(env.c.get(f"/api/ads/{HOSTILE_ID}").json())
+    finally:
+        with env.store.engine.begin() as conn:
+            conn.execute(sa.update(ads).where(ads.c.id == HOSTILE_ID).values(images=old))

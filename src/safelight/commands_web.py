@@ -19,9 +19,7 @@ def _serve(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--port", type=int, default=8000)
 
     def run(args: argparse.Namespace) -> int:
-        import uvicorn
-
-        from safelight.web.app import create_app
+        from safelight.web.app import serve
 
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(
@@ -29,10 +27,8 @@ def _serve(p: argparse.ArgumentParser) -> Handler:
                 "(a reverse proxy) before analysts log in over a network",
                 file=sys.stderr,
             )
-        settings = settings_from(args)
-        app = create_app(settings, open_store(args))
         print(f"Safelight on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=False)
+        serve(settings_from(args), host=args.host, port=args.port, store=open_store(args))
         return 0
 
     return run

@@ -121,6 +121,27 @@ def _network(store: Store, network_id: str) -> dict[str, Any]:
     return out
 
 
+def reason_line(reason: Any) -> str:
+    """A score reason as a sentence with what backs it (weight, strength of evidence, sources),
+    whether the scoring layer gave a plain string or {text, weight, evidence}."""
+    if not isinstance(reason, dict):
+        return str(reason)
+    text = str(reason.get("text") or "")
+    extra = []
+    if reason.get("weight"):
+        extra.append(f"weight +{float(reason['weight']):.3f}")
+    found = reason.get("evidence")
+    ev: dict[str, Any] = found if isinstance(found, dict) else {}
+    if ev.get("evidence"):
+        extra.append(f"evidence {ev['evidence']}")
+    sources = ev.get("source")
+    if sources:
+        extra.append(
+            "source " + ", ".join(sources if isinstance(sources, list) else [str(sources)])
+        )
+    return text + (f" ({'; '.join(extra)})" if extra else "")
+
+
 # ---- HTML ------------------------------------------------------------------------------------
 
 
@@ -128,10 +149,12 @@ def _network(store: Store, network_id: str) -> dict[str, Any]:
 def _env() -> Any:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
+    env.filters["reason"] = reason_line
+    return env
 
 
 def report_html(data: dict[str, Any]) -> str:
@@ -235,10 +258,11 @@ def report_pdf(data: dict[str, Any]) -> bytes:
             )
         )
         for reason in net.get("reasons") or []:
-            story.append(p(f"• {reason}"))
+            story.append(p(f"• {reason_line(reason)}"))
+        shared = [sel for sel in net.get("selectors") or [] if sel.get("count", 0) >= 2]
         sels = "; ".join(
-            f"{s['kind']} {s['value']} ({s['count']} ads{', hub' if s.get('hub') else ''})"
-            for s in (net.get("selectors") or [])[:40]
+            f"{sel['kind']} {sel['value']} ({sel['count']} ads{', hub' if sel.get('hub') else ''})"
+            for sel in shared[:40]
         )
         if sels:
             story.append(p(f"Shared selectors: {sels}", small))
@@ -305,7 +329,11 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?\d[\d.]*$")  # "+17135550142", "-3.5": number
 
 def _cell(value: Any) -> Any:
     """Ad text is hostile: a cell a spreadsheet would run as a formula is prefixed with '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.match(value)
+    ):
         return "'" + value
     return value
 

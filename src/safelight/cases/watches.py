@@ -149,7 +149,7 @@ def _selector_matches(
 ) -> list[tuple[Any, int, dict[str, Any]]]:
     values = sorted({v for _, v in wanted})
     kinds = sorted({k for k, _ in wanted})
-    out = []
+    out: list[tuple[Any, int, dict[str, Any]]] = []
     for chunk in (pks[i : i + _CHUNK] for i in range(0, len(pks), _CHUNK)):
         for vchunk in (values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)):
             rows = conn.execute(
@@ -170,7 +170,7 @@ def _selector_matches(
 def _photo_matches(
     conn: sa.Connection, pks: Sequence[int], photo_watches: list[Any], max_distance: int
 ) -> list[tuple[Any, int, dict[str, Any]]]:
-    out = []
+    out: list[tuple[Any, int, dict[str, Any]]] = []
     for chunk in (pks[i : i + _CHUNK] for i in range(0, len(pks), _CHUNK)):
         for pk, images in conn.execute(
             sa.select(ads.c.pk, ads.c.images).where(ads.c.pk.in_(chunk))
@@ -196,7 +196,7 @@ def _photo_matches(
 def _search_matches(
     conn: sa.Connection, dialect: str, pks: Sequence[int], search_watches: list[Any]
 ) -> list[tuple[Any, int, dict[str, Any]]]:
-    out = []
+    out: list[tuple[Any, int, dict[str, Any]]] = []
     for w in search_watches:
         words = fts.query_words(w.value)
         if not words:

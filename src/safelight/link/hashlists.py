@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 
@@ -37,16 +37,14 @@ from safelight.records import Reject
 HashKind = Literal["pdq", "md5", "sha256"]
 KINDS: tuple[str, ...] = ("pdq", "md5", "sha256")
 _HEX_LEN = {"pdq": 64, "md5": 32, "sha256": 64}
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
 _PREFIXED = re.compile(r"^(pdq|md5|sha256)[:=](.+)$", re.IGNORECASE)
 _DELIMITERS = (",", "\t", ";", "|")
 _SNIFF_LINES = 20
 _EXCERPT = 120
 
 
-@dataclass(frozen=True, slots=True)
-class KnownHash:
-    """One entry of a known-hash list."""
+class KnownHash(NamedTuple):
+    """One entry of a known-hash list (a named tuple: lists run to millions of rows)."""
 
     kind: str  # pdq, md5, sha256
     value: str  # lower-case hex
@@ -87,11 +85,22 @@ def normalise_hash(value: str, kind: str) -> str:
         v = v[2:]
     if not v:
         raise ValueError(f"empty {kind} value")
-    if not _HEX.match(v):
+    if not _is_hex(v):
         raise ValueError(f"{kind} value is not hexadecimal")
     if len(v) != _HEX_LEN[kind]:
         raise ValueError(f"{kind} value has {len(v)} hex digits, expected {_HEX_LEN[kind]}")
     return v
+
+
+def _is_hex(v: str) -> bool:
+    """Hex digits only (bytes.fromhex is fast but also accepts spaces and needs even length)."""
+    if not v or " " in v or "\t" in v:
+        return False
+    try:
+        bytes.fromhex(v if len(v) % 2 == 0 else "0" + v)
+    except ValueError:
+        return False
+    return True
 
 
 def _kind_of_type(name: str) -> str | None:
@@ -107,7 +116,7 @@ def _kind_of_type(name: str) -> str | None:
 
 def _guess_kind(value: str, hex64_kind: str) -> str | None:
     v = value.strip().lower().removeprefix("0x")
-    if not _HEX.match(v or "-"):
+    if not _is_hex(v):
         return None
     if len(v) == 32:
         return "md5"
@@ -263,6 +272,8 @@ def _quality(raw: str) -> int | None:
 
 def _split_prefix(value: str) -> tuple[str | None, str]:
     """'pdq:abc...' -> ('pdq', 'abc...'); values without a kind prefix pass through."""
+    if ":" not in value and "=" not in value:
+        return None, value
     m = _PREFIXED.match(value.strip())
     if m:
         return m.group(1).lower(), m.group(2)
@@ -281,7 +292,7 @@ def _row_with_header(
     label = " | ".join(v for v in (_cell(cells, i) for i in cols.labels) if v)
     ref = _cell(cells, cols.id_col)
     quality = _quality(_cell(cells, cols.quality))
-    opinion = _norm(_cell(cells, cols.opinion))
+    opinion = _norm(_cell(cells, cols.opinion)) if cols.opinion is not None else ""
     if opinion and opinion in _names()["negative_opinions"]:
         out.skipped.append(_reject(source, line_no, f"marked {opinion} by the list", line))
         return
@@ -375,7 +386,7 @@ def _row_without_header(
             break
     if found is None:
         reason = "no MD5, SHA-256 or PDQ hex value in row"
-        hexish = [c for c in cells if _HEX.match(c.removeprefix("0x") or "-") and len(c) >= 16]
+        hexish = [c for c in cells if len(c) >= 16 and _is_hex(c.removeprefix("0x"))]
         if hexish:
             reason = f"hex value of {len(hexish[0])} digits is not an MD5, SHA-256 or PDQ"
         out.rejects.append(_reject(source, line_no, reason, line))

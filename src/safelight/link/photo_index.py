@@ -1,16 +1,21 @@
 """The photo match index: which stored photos are within a Hamming distance of a PDQ hash.
 
-Two ways to search, both exact (they return every hash within the distance, checked by the
-tests against a plain numpy scan):
+Every search is exact: it returns every hash within the distance (the tests check each
+way against a plain numpy scan). Lookups and joins use multi-index hashing: the 256 bits
+are cut into 16 chunks of 16 bits, and two hashes within distance d agree on some chunk
+up to d // 16 bits (pigeonhole), so only hashes in a query's bucket, or a bucket a bit or
+two away, in some chunk, need their full distance checked: about 0.4% of those stored.
 
-- one or a few queries: a FAISS `IndexBinaryFlat` scan, about 3-4 ms per query over 1M
-  hashes on one core, and no build step (adding 1M hashes takes ~25 ms);
-- many queries at once, and `pairs_within` (every near-duplicate pair among the stored
-  hashes, how photo links are found across 1M ads): multi-index hashing done as a numpy
-  join. The 256 bits are cut into 16 chunks of 16 bits; two hashes within distance d agree
-  on some chunk up to d // 16 bits (pigeonhole), so sorting by each chunk and pairing each
-  bucket with itself and its one-bit neighbours finds every candidate; candidates are then
-  verified on all 256 bits. About 0.4% of the N^2/2 pairs are ever looked at.
+- queries ("lookup"): per-chunk sorted tables of the stored hashes, built on the first
+  lookup (1-3 s and 72 MB per million hashes, beside 40 MB of codes and ids), answer one
+  query in ~0.5 ms over 1M hashes (p95 ~2 ms on a busy 2-core machine); hashes added
+  since the tables were built are scanned directly until there are enough to rebuild;
+- very many queries ("join"), and `pairs_within` (every near-duplicate pair among the
+  stored hashes, how photo links are found across 1M ads, ~1.5 min per million): a numpy
+  join over bucket-sorted copies, which visits memory almost in order;
+- "scan": FAISS's `IndexBinaryFlat`, a brute-force pass (~3-6 ms per query per million
+  hashes on one core; memory-bound, so it slows down when the machine is busy). Small
+  indexes and distances beyond 47 use it.
 
 The same id may be added several times (a photo's variants, or an ad's several photos):
 results are per id with the smallest distance. Persistence is two plain `.npy` arrays, or
@@ -22,6 +27,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
@@ -30,9 +36,16 @@ CODE_BYTES = 32  # 256-bit PDQ
 _CHUNK_BITS = 16
 _NCHUNK = 256 // _CHUNK_BITS
 _MAX_FLIPS = 2  # multi-index hashing covers distances up to 16 * 3 - 1 = 47
+_MAX_HASHED_DISTANCE = _CHUNK_BITS * (_MAX_FLIPS + 1) - 1
 _FORMAT_VERSION = 1
 _BATCH_CANDIDATES = 4_000_000  # candidate pairs verified per numpy step (~300 MB peak)
-_FLAT_QUERY_LIMIT = 64  # fewer queries than this: a FAISS scan beats building buckets
+_JOIN_MIN_QUERIES = 512  # small index: from here on one join beats that many scans
+_JOIN_MIN_QUERIES_LARGE = 50_000  # large index: lookups win below this (bench_photos.py)
+_LOOKUP_MIN_ROWS = 65_536  # below this a FAISS scan is as fast as a lookup (~0.2 ms)
+_TAIL_ROWS = 65_536  # rows added after the tables were built that are scanned, not rebuilt
+_LOOKUP_BLOCK = 256  # queries per lookup step: ~1M candidates (~100 MB) at 1M rows
+
+Method = Literal["auto", "scan", "lookup", "join"]
 
 
 def hex_to_codes(hashes: Sequence[str]) -> np.ndarray:
@@ -72,6 +85,7 @@ class PhotoIndex:
         self._flat = faiss.IndexBinaryFlat(CODE_BYTES * 8)
         self._ids = np.zeros(0, dtype=np.int64)
         self._id_chunks: list[np.ndarray] = []
+        self._tables: _ChunkTables | None = None
 
     # ------------------------------------------------------------ building
 
@@ -123,13 +137,16 @@ class PhotoIndex:
             keep_ids = self.ids[~mask]
             self._flat.reset()
             self._ids = np.zeros(0, dtype=np.int64)
+            self._tables = None
             self.add_codes(keep_ids, keep_codes)
         return removed
 
     @property
     def nbytes(self) -> int:
-        """Memory held by codes and ids (32 + 8 bytes per row)."""
-        return len(self) * CODE_BYTES + self.ids.nbytes
+        """Memory held: codes and ids (32 + 8 bytes per row), and lookup tables if built
+        (4 bytes per row per chunk: 64 more)."""
+        tables = self._tables.nbytes if self._tables is not None else 0
+        return len(self) * CODE_BYTES + self.ids.nbytes + tables
 
     # ------------------------------------------------------------ searching
 
@@ -138,52 +155,75 @@ class PhotoIndex:
         return self.search_many([hash_hex], max_distance)[0]
 
     def search_many(
-        self, hashes: Sequence[str], max_distance: int = 31
+        self, hashes: Sequence[str], max_distance: int = 31, *, method: Method = "auto"
     ) -> list[list[tuple[int, int]]]:
         """`search` for each hash, done in one vectorised pass."""
-        q, ids, dist = self.search_arrays(hex_to_codes(hashes), max_distance)
+        q, ids, dist = self.search_arrays(hex_to_codes(hashes), max_distance, method=method)
         out: list[list[tuple[int, int]]] = [[] for _ in hashes]
         for qi, i, d in zip(q.tolist(), ids.tolist(), dist.tolist(), strict=True):
             out[qi].append((i, d))
         return out
 
     def search_arrays(
-        self, queries: np.ndarray, max_distance: int = 31
+        self, queries: np.ndarray, max_distance: int = 31, *, method: Method = "auto"
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Arrays (query row, id, distance), best per (query, id), sorted by query,
-        distance, id. The array form of `search_many`, for bulk linking."""
+        distance, id. The array form of `search_many`, for bulk linking.
+
+        `method`: "scan" (FAISS flat scan), "lookup" (cached chunk tables) or "join"
+        (sorts both sides per chunk) — the last two for distances up to 47 — or "auto",
+        which picks by index size and query count. All return the same, exact result.
+        """
         r = _check_distance(max_distance)
+        if method not in ("auto", "scan", "lookup", "join"):
+            raise ValueError(f"unknown method {method!r}")
+        hashed = r // _CHUNK_BITS <= _MAX_FLIPS
+        if method in ("lookup", "join") and not hashed:
+            raise ValueError(f"{method} covers distances up to {_MAX_HASHED_DISTANCE}")
         queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, CODE_BYTES)
         if len(self) == 0 or len(queries) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty.copy(), empty.copy()
-        if len(queries) < _FLAT_QUERY_LIMIT or r // _CHUNK_BITS > _MAX_FLIPS:
-            lims, dist, rows = self._flat.range_search(queries, r + 1)  # FAISS: strictly below
-            qrow = np.repeat(
-                np.arange(len(queries), dtype=np.int64), np.diff(lims.astype(np.int64))
-            )
-            rows = rows.astype(np.int64)
-            dist = dist.astype(np.int64)
-        else:
+        if method == "auto":
+            if not hashed:
+                method = "scan"
+            elif len(self) >= _LOOKUP_MIN_ROWS:
+                method = "lookup" if len(queries) < _JOIN_MIN_QUERIES_LARGE else "join"
+            else:
+                method = "scan" if len(queries) < _JOIN_MIN_QUERIES else "join"
+        if method == "scan":
+            qrow, rows, dist = _scan(self._flat, queries, r)
+        elif method == "join":
             qrow, rows, dist = _mih_join(queries, self.codes(), r, r // _CHUNK_BITS)
+        else:
+            qrow, rows, dist = self._lookup(queries, r)
         qrow, ids, dist = _best_per_key(qrow, self.ids[rows], dist)
         final = np.lexsort((ids, dist, qrow))
         return qrow[final], ids[final], dist[final]
 
-    def pairs_within(self, max_distance: int = 31, *, exact: bool = True) -> np.ndarray:
+    def pairs_within(
+        self, max_distance: int = 31, *, exact: bool = True, method: Method = "auto"
+    ) -> np.ndarray:
         """Every pair of distinct ids with some stored hashes within max_distance.
 
         Returns an (n, 3) int64 array of (id_a, id_b, distance) with id_a < id_b, the
         smallest distance per pair, sorted by id_a, id_b. `exact=False` probes one bit
         fewer per chunk: about 15x faster, still exact up to distance 15 (and up to 31
         when max_distance >= 32), and it misses a few pairs near max_distance (recall
-        measured in bench/bench_photos.py).
+        measured in bench/bench_photos.py). `method` "scan" compares all N^2 pairs with
+        FAISS (what "auto" does beyond distance 47; fine for small indexes only).
         """
         r = _check_distance(max_distance)
         codes = self.codes()
         if len(codes) < 2:
             return np.zeros((0, 3), dtype=np.int64)
-        if r // _CHUNK_BITS > _MAX_FLIPS:
+        if method not in ("auto", "scan", "join"):
+            raise ValueError(f"unknown method {method!r}")
+        if method == "join" and r // _CHUNK_BITS > _MAX_FLIPS:
+            raise ValueError(
+                f"the join covers distances up to {_CHUNK_BITS * (_MAX_FLIPS + 1) - 1}"
+            )
+        if method == "scan" or r // _CHUNK_BITS > _MAX_FLIPS:
             lims, dist, rows = self._flat.range_search(codes, r + 1)
             a = np.repeat(np.arange(len(codes), dtype=np.int64), np.diff(lims.astype(np.int64)))
             b, dist = rows.astype(np.int64), dist.astype(np.int64)
@@ -195,6 +235,29 @@ class PhotoIndex:
         lo, hi, dist = np.minimum(ia, ib)[keep], np.maximum(ia, ib)[keep], dist[keep]
         lo, hi, dist = _best_per_key(lo, hi, dist)
         return np.stack([lo, hi, dist], axis=1) if len(lo) else np.zeros((0, 3), np.int64)
+
+    def _lookup(self, queries: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search through the chunk tables, scanning rows added since they were built."""
+        n = len(self)
+        t = self._tables
+        if t is None or n - t.rows > max(_TAIL_ROWS, t.rows // 8):
+            t = self._tables = _ChunkTables(self.codes())
+        codes = self.codes()
+        parts = [
+            t.search(queries[i : i + _LOOKUP_BLOCK], codes, r)
+            for i in range(0, len(queries), _LOOKUP_BLOCK)
+        ]
+        qrow = np.concatenate([p[0] + i * _LOOKUP_BLOCK for i, p in enumerate(parts)])
+        rows = np.concatenate([p[1] for p in parts])
+        dist = np.concatenate([p[2] for p in parts])
+        if n > t.rows:
+            tail = faiss.IndexBinaryFlat(CODE_BYTES * 8)
+            tail.add(np.ascontiguousarray(codes[t.rows :]))
+            tq, trows, tdist = _scan(tail, queries, r)
+            qrow = np.concatenate([qrow, tq])
+            rows = np.concatenate([rows, trows + t.rows])
+            dist = np.concatenate([dist, tdist])
+        return qrow, rows, dist
 
     # ------------------------------------------------------------ persistence
 
@@ -238,6 +301,60 @@ class PhotoIndex:
             index = cls()
             index.add_codes(data["ids"], data["codes"])
         return index
+
+
+def _scan(
+    flat: faiss.IndexBinaryFlat, queries: np.ndarray, r: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query row, stored row, distance) by FAISS brute force."""
+    lims, dist, rows = flat.range_search(queries, r + 1)  # FAISS: strictly below the radius
+    qrow = np.repeat(np.arange(len(queries), dtype=np.int64), np.diff(lims.astype(np.int64)))
+    return qrow, rows.astype(np.int64), dist.astype(np.int64)
+
+
+class _ChunkTables:
+    """The stored rows sorted by each 16-bit chunk, with bucket boundaries: what makes a
+    single query touch a few thousand hashes instead of all of them."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.rows = len(codes)
+        keys = np.ascontiguousarray(codes).view("<u2")
+        dtype = np.int32 if self.rows < 2**31 else np.int64
+        self.order = np.empty((_NCHUNK, self.rows), dtype=dtype)
+        self.bounds = np.zeros((_NCHUNK, (1 << _CHUNK_BITS) + 1), dtype=np.int64)
+        for chunk in range(_NCHUNK):
+            k = keys[:, chunk]
+            self.order[chunk] = np.argsort(k, kind="stable")
+            np.cumsum(np.bincount(k, minlength=1 << _CHUNK_BITS), out=self.bounds[chunk, 1:])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.order.nbytes + self.bounds.nbytes)
+
+    def search(
+        self, queries: np.ndarray, codes: np.ndarray, r: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, stored row, distance) among the first `self.rows` stored rows; a
+        row found through several chunks is listed more than once."""
+        masks = _neighbour_masks(r // _CHUNK_BITS)
+        q16 = np.ascontiguousarray(queries).view("<u2").astype(np.int64)
+        keys = q16[:, :, None] ^ masks[None, None, :]  # (nq, 16, nmask) buckets to read
+        chunk = np.arange(_NCHUNK)[None, :, None]
+        lo = self.bounds[chunk, keys].ravel()
+        length = self.bounds[chunk, keys + 1].ravel() - lo
+        start = (lo + np.broadcast_to(chunk, keys.shape).ravel() * self.rows)[length > 0]
+        src = np.broadcast_to(np.arange(len(queries))[:, None, None], keys.shape).ravel()
+        src, length = src[length > 0], length[length > 0]
+        first = np.cumsum(length) - length
+        pos = np.arange(int(length.sum()), dtype=np.int64) + np.repeat(start - first, length)
+        rows = self.order.ravel()[pos].astype(np.int64)
+        qrow = np.repeat(src, length)
+        q64 = np.ascontiguousarray(queries).view(np.uint64)
+        c64 = codes.view(np.uint64)
+        bits = np.bitwise_count(np.take(c64, rows, axis=0) ^ np.take(q64, qrow, axis=0))
+        dist = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
+        close = np.flatnonzero(dist <= r)
+        return qrow[close], rows[close], dist[close]
 
 
 def _best_per_key(

@@ -102,9 +102,12 @@ def triage(
 def triage_status(request: Request, user: Worker, item_id: str, body: StatusIn) -> dict[str, Any]:
     from safelight.triage.queue import set_status
 
-    if body.status == "dismissed" and not body.reason.strip():
-        return JSONResponse({"detail": "dismissing needs a reason"}, status_code=400)  # type: ignore[return-value]
-    set_status(store_of(request), item_id, body.status, body.reason.strip(), user["name"])
+    try:
+        set_status(store_of(request), item_id, body.status, body.reason.strip(), user["name"])
+    except ValueError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=400)  # type: ignore[return-value]
+    except KeyError:
+        return _missing("triage item")  # type: ignore[return-value]
     record(
         request,
         user,

@@ -40,7 +40,7 @@ def _is_api(request: Request) -> bool:
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """Build the app over `settings.db` (or an already open store, for tests and `serve`)."""
-    from safelight import __version__ as version  # type: ignore[attr-defined]
+    from safelight import __version__ as version
 
     store = store or Store.open(settings.db)
     app = FastAPI(
@@ -147,3 +147,14 @@ def _handlers(app: FastAPI) -> None:
             # Anonymous visitors learn nothing about which pages exist.
             return _to_login(request)
         return _error(request, exc.status_code, str(exc.detail))
+
+
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, store: Store | None = None
+) -> None:
+    """Run the app with uvicorn until Ctrl-C (what `safelight serve` and `safelight demo` do)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings, store), host=host, port=port, log_level="warning", proxy_headers=False
+    )

@@ -6,6 +6,9 @@ import secrets
 
 from safelight.cases import users
 from safelight.store import Store
+from safelight.web.app import serve
+
+__all__ = ["DEMO_USER", "ensure_demo_user", "serve"]
 
 DEMO_USER = "demo"
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from safelight.cases import audit, users, watches
 from safelight.cases.auth import Forbidden, can
+from safelight.cases.exports import reason_line
 from safelight.settings import Settings
 from safelight.store import Store
 from safelight.web import render
@@ -42,6 +43,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["urlpart"] = render.urlpart
     env.filters["snippet"] = render.snippet_html
     env.filters["reason_text"] = render.reason_text
+    env.filters["reason_full"] = reason_line
     env.globals["can"] = can
     return templates
 

@@ -175,18 +175,19 @@ def triage_status(
 ) -> Response:
     from safelight.triage.queue import set_status
 
-    if status not in TRIAGE_STATUSES:
-        return page(
-            request, "error.html", {"status": 400, "message": "unknown status"}, status_code=400
-        )
-    if status == "dismissed" and not reason.strip():
-        return page(
-            request,
-            "error.html",
-            {"status": 400, "message": "dismissing needs a reason"},
-            status_code=400,
-        )
-    set_status(store_of(request), item, status, reason.strip(), user["name"])
+    try:
+        set_status(store_of(request), item, status, reason.strip(), user["name"])
+    except (ValueError, KeyError) as exc:
+        message = str(exc).strip("'\"")
+        if is_htmx(request):  # htmx swaps only 2xx answers: say it inside the row
+            ctx = {
+                "item": {"item": item, "status": status},
+                "statuses": TRIAGE_STATUSES,
+                "error": message,
+            }
+            return page(request, "_status.html", ctx)
+        code = 404 if isinstance(exc, KeyError) else 400
+        return page(request, "error.html", {"status": code, "message": message}, status_code=code)
     record(request, user, "triage.status", item, {"status": status, "reason": reason.strip()[:500]})
     if is_htmx(request):
         return page(

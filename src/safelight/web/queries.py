@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -262,6 +262,13 @@ def ad_view(store: Store, ad_id: str) -> dict[str, Any] | None:
         network = network_of_ad(store, ad_id)
     except ImportError:
         pass
+    sources: dict[str, Any] = {}
+    try:
+        from safelight.triage.explain import explain
+
+        sources = (explain(store, ad_id) or {}).get("sources") or {}
+    except ImportError:
+        pass
     images = []
     for n, im in enumerate(ad.get("images") or []):
         images.append(
@@ -280,6 +287,7 @@ def ad_view(store: Store, ad_id: str) -> dict[str, Any] | None:
         "side": side,
         "network": network,
         "images": images,
+        "sources": {k: v for k, v in sources.items() if isinstance(v, dict)},
     }
 
 
@@ -353,13 +361,24 @@ def entity_view(store: Store, kind: str, value: str, limit: int = 1000) -> dict[
     if kind == "photo":
         # Stored photo mentions are "pdq:HEX" / "sha256:HEX"; a bare hash may be either.
         digest = value.lower().split(":", 1)[-1]
-        pairs = [("photo", value)] if ":" in value else [("photo", f"pdq:{digest}"),
-                                                          ("photo", f"sha256:{digest}")]
+        pairs = (
+            [("photo", value)]
+            if ":" in value
+            else [("photo", f"pdq:{digest}"), ("photo", f"sha256:{digest}")]
+        )
         result = store.find_mentions(pairs, limit=limit)
         if not result["ads"] and _HEX.match(digest):
             result = _photo_ads(store, digest, limit)
+    elif kind == "handle" and value.startswith("unknown:"):
+        # "@name" with no platform: the same name on any platform (the ads may say which).
+        from safelight.extract.query import selectors_for_query
+
+        name = value.split(":", 1)[1]
+        pairs = [p for p in selectors_for_query(name) if p[0] == "handle"] or [(kind, value)]
+        result = store.find_mentions(pairs, limit=limit)
     else:
         result = store.find_mentions([(kind, value)], limit=limit)
+    own = {(m["kind"], m["value"]) for a in result["ads"] for m in a["matches"]} | {(kind, value)}
     ad_ids = [a["id"] for a in result["ads"]]
     linked: Counter[tuple[str, str]] = Counter()
     networks: Counter[str] = Counter()
@@ -381,7 +400,7 @@ def entity_view(store: Store, kind: str, value: str, limit: int = 1000) -> dict[
                 .distinct()
             )
             for r in rows:
-                if (r.kind, r.value) != (kind, value):
+                if (r.kind, r.value) not in own:
                     linked[(r.kind, r.value)] += 1
         networks = _networks_of(conn, pks)
     timeline = sorted(
@@ -520,9 +539,6 @@ def network_view(store: Store, network_id: str) -> dict[str, Any] | None:
     net = get_network(store, network_id)
     if net is None:
         return None
-    by_place: dict[str, int] = defaultdict(int)
-    for a in net.get("ads") or []:
-        by_place[a.get("place") or ""] += 1
     return {
         "network": net,
         "graph": network_graph(net),
