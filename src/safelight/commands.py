@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import safelight.commands_web  # noqa: F401  (serve, user, audit)
 from safelight.cli import Handler, _db_arg, command, emit, open_store, settings_from
 
 
@@ -286,6 +287,93 @@ def _model(p: argparse.ArgumentParser) -> Handler:
                 "registry_version": data.get("registry_version"),
             }
         )
+        return 0
+
+    return run
+
+
+@command("hash", "perceptual (PDQ) and exact hashes of image files; the images are not kept")
+def _hash(p: argparse.ArgumentParser) -> Handler:
+    p.add_argument("images", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON line per image")
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.extract.photos import ImageError, hash_image
+
+        status = 0
+        for path in args.images:
+            try:
+                ph = hash_image(path)
+            except (ImageError, OSError) as exc:
+                print(f"safelight hash: {path}: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            row = {
+                "path": path,
+                "pdq": ph.pdq,
+                "quality": ph.quality,
+                "low_quality": ph.low_quality,
+                "sha256": ph.sha256,
+                "md5": ph.md5,
+            }
+            if args.json:
+                emit(row)
+            else:
+                flag = "  (low quality: not used for linking)" if ph.low_quality else ""
+                print(f"{path}  pdq {ph.pdq}  quality {ph.quality}  sha256 {ph.sha256}{flag}")
+        return status
+
+    return run
+
+
+@command("hashlist", "import and list known-hash lists (PDQ, MD5, SHA-256)")
+def _hashlist(p: argparse.ArgumentParser) -> Handler:
+    p.add_argument("action", choices=("import", "list"))
+    p.add_argument("file", nargs="?", help="CSV/TSV or ThreatExchange export (for import)")
+    p.add_argument("--name", help="the list's name (for import)")
+    p.add_argument("--kind", choices=("csam", "missing", "custom"), default="custom")
+    _db_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.link.known import import_hashlist, list_hashlists
+
+        store = open_store(args)
+        if args.action == "import":
+            if not args.file or not args.name:
+                print("safelight hashlist import: FILE and --name are required", file=sys.stderr)
+                return 2
+            result = import_hashlist(store, args.file, args.name, args.kind, settings_from(args))
+            from safelight.triage.queue import refresh_scores
+
+            refresh_scores(store)
+            emit(result) if args.json else print(
+                f"imported {result['hashes']} hashes into '{args.name}' ({result['rejected_rows']} rows "
+                f"rejected); {result['matches']} stored photos match"
+            )
+            return 0
+        for row in list_hashlists(store):
+            emit(row) if args.json else print(
+                f"{row['name']:<24} {row['kind']:<8} {row['n_hashes']:>8} hashes  imported {row['imported_at']}"
+            )
+        return 0
+
+    return run
+
+
+@command("matches", "photos that matched a known-hash list (which ad, which list, what distance)")
+def _matches(p: argparse.ArgumentParser) -> Handler:
+    _db_arg(p)
+    p.add_argument("--json", action="store_true", help="one JSON line per match")
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.link.known import list_matches
+
+        for m in list_matches(open_store(args)):
+            emit(m) if args.json else print(
+                f"{m['ad']}  list {m['list']} ({m['list_kind']})  {m['kind']} distance {m['distance']}"
+                f"  network {m['network'] or '-'}"
+            )
         return 0
 
     return run

@@ -6,8 +6,11 @@ Pure functions over records, so one process, a process pool and Spark tasks run 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from safelight.extract import extract_ad, place_of_ad
+from safelight.extract.photos import ImageError, blurred_thumbnail, hash_image
 from safelight.ingest.normalise import normalise
 from safelight.ingest.sources import RawRecord
 from safelight.link.template import text_signature
@@ -25,10 +28,19 @@ class StageConfig:
     max_body_chars: int = 200_000
     max_record_bytes: int = 8_000_000
     indicators_path: str = ""
+    photo_min_quality: int = 50
+    store_thumbnails: bool = False
 
     @classmethod
     def from_settings(cls, s: Settings) -> StageConfig:
-        return cls(s.region, s.max_body_chars, s.max_record_bytes, s.indicators_path)
+        return cls(
+            s.region,
+            s.max_body_chars,
+            s.max_record_bytes,
+            s.indicators_path,
+            s.photo_min_quality,
+            s.store_thumbnails,
+        )
 
 
 def photo_mentions(ad: Ad) -> list[Mention]:
@@ -50,7 +62,57 @@ def photo_mentions(ad: Ad) -> list[Mention]:
     return out
 
 
+def hash_photos(ad: Ad, cfg: StageConfig) -> list[dict[str, Any]]:
+    """Hashes of every photo: computed from local files (`images[].path`, relative to the
+    source file), else taken as given (`pdq`, `sha256`). The picture is read, hashed and let
+    go; only a heavily blurred thumbnail may stay, when an admin turned that on."""
+    out: list[dict[str, Any]] = []
+    for position, im in enumerate(ad.images):
+        row: dict[str, Any] = {
+            "position": position,
+            "url": im.url or im.path,
+            "sha256": im.sha256,
+            "md5": "",
+            "pdq": im.pdq,
+            "quality": im.quality,
+            "low_quality": False,
+            "index_hashes": [],
+            "query_hashes": [],
+            "thumbnail": None,
+        }
+        if im.path:
+            path = Path(im.path)
+            if not path.is_absolute() and ad.source:
+                path = Path(ad.source).parent / path
+            try:
+                ph = hash_image(path, min_quality=cfg.photo_min_quality)
+            except (ImageError, OSError) as exc:
+                ad.extra.setdefault("image_errors", []).append(f"{im.path}: {exc}")
+            else:
+                im.pdq, im.sha256, im.quality = ph.pdq, ph.sha256, ph.quality
+                index = ph.index_hashes()
+                row.update(
+                    sha256=ph.sha256,
+                    md5=ph.md5,
+                    pdq=ph.pdq,
+                    quality=ph.quality,
+                    low_quality=ph.low_quality,
+                    index_hashes=index,
+                    query_hashes=[h for h in ph.query_hashes() if h not in index],
+                )
+                if cfg.store_thumbnails:
+                    row["thumbnail"] = blurred_thumbnail(path)
+        elif im.pdq:
+            row["index_hashes"] = [im.pdq.lower()]
+            if im.quality is not None and im.quality < cfg.photo_min_quality:
+                row["low_quality"] = True
+        if row["pdq"] or row["sha256"]:
+            out.append(row)
+    return out
+
+
 def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
+    photos = hash_photos(ad, cfg) if ad.images else []
     mentions = extract_ad(ad, cfg.region)
     by_kind: dict[str, list] = {}
     for m in mentions:
@@ -63,7 +125,7 @@ def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
         score=scored.score,
         registry_version=scored.registry_version,
         place=place_of_ad(ad, mentions),
-        features={"signature": text_signature(ad.text, mentions)},
+        features={"signature": text_signature(ad.text, mentions), "photos": photos},
     )
 
 

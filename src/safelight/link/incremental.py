@@ -29,6 +29,8 @@ from scipy.sparse.csgraph import connected_components
 
 from safelight.link import template as tpl
 from safelight.link.hubs import count_groups
+from safelight.link.known import match_new_photos
+from safelight.link.photos import link_photos
 from safelight.records import PIVOT_KINDS
 from safelight.settings import Settings
 from safelight.store.schema import (
@@ -54,6 +56,7 @@ class LinkSummary:
     templates_new: int = 0
     template_members: int = 0
     photo_links: int = 0
+    hash_matches: int = 0
     hubs: int = 0
     networks_changed: int = 0
     involved_ads: int = 0
@@ -285,9 +288,8 @@ def link_new(store: Store, settings: Settings) -> LinkSummary:
         )
         summary.new_ads = len(new_pks)
         _assign_templates(conn, watermark, settings, summary)
-        from safelight.link.photos import link_photos  # photo links are optional (photos extra)
-
         summary.photo_links = link_photos(conn, watermark, settings)
+        summary.hash_matches = match_new_photos(conn, watermark, settings)
 
         intern = _Interner()
         new_rows = _pivot_rows(conn, None if full else new_pks)

@@ -1,88 +1,92 @@
 """Photo-reuse links: ads whose photos' PDQ hashes are within a Hamming distance.
 
-Candidates come from FAISS's multi-index hashing (IndexBinaryMultiHash): the 256 bits are cut
-into 16 chunks of 16 bits and each chunk is probed with up to one flipped bit. By the pigeonhole
-principle two hashes within distance 31 agree on some chunk up to one bit, so every pair within
-the default threshold is found (exact recall, not a sample); FAISS then verifies the distance.
+Each photo is indexed under its PDQ hash and its content variants (border-trimmed, centre
+crops); it searches with those plus its mirror/rotation variants (see extract/photos.py). The
+index (link/photo_index.py) finds every pair within the threshold exactly. A rebuild over
+many photos uses the index's bulk pair join, which above EXACT_LIMIT hashes probes one bit
+fewer per chunk (exact up to distance 15, ~99% recall to 31; measured in bench_photos.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import sqlalchemy as sa
 
+from safelight.link.photo_index import PhotoIndex, hex_to_codes
 from safelight.settings import Settings
-from safelight.store.schema import links, mentions
+from safelight.store.schema import links, photos
 
-NHASH = 16  # chunks; with NFLIP = 1, recall is exact up to distance 2 * NHASH - 1 = 31
-NFLIP = 1
-
-
-def pdq_bytes(hexes: Sequence[str]) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(len(hexes), 32)
+EXACT_LIMIT = 300_000
 
 
-def near_pairs(
-    base: Sequence[str], queries: Sequence[str], max_distance: int
+def _load(conn: sa.Connection) -> list[tuple[int, list[str], list[str]]]:
+    q = sa.select(photos.c.ad_pk, photos.c.index_hashes, photos.c.query_hashes).where(
+        photos.c.low_quality == sa.false(), photos.c.pdq != ""
+    )
+    return [(pk, json.loads(i), json.loads(qh)) for pk, i, qh in conn.execute(q)]
+
+
+def _index(rows: Iterable[tuple[int, list[str], list[str]]]) -> PhotoIndex:
+    ids: list[int] = []
+    hashes: list[str] = []
+    for pk, index_hashes, _ in rows:
+        ids.extend([pk] * len(index_hashes))
+        hashes.extend(index_hashes)
+    index = PhotoIndex()
+    if hashes:
+        index.add(np.asarray(ids, dtype=np.int64), hashes)
+    return index
+
+
+def _search(
+    index: PhotoIndex, queries: list[tuple[int, str]], max_distance: int
 ) -> list[tuple[int, int, int]]:
-    """(query index, base index, distance) for every base hash within max_distance of a query."""
-    import faiss
-
-    if not base or not queries:
+    if not queries or len(index) == 0:
         return []
-    nflip = NFLIP if max_distance <= 2 * NHASH - 1 else 2
-    index = faiss.IndexBinaryMultiHash(256, NHASH, 256 // NHASH)
-    index.nflip = nflip
-    index.add(pdq_bytes(base))
-    lims, dist, ids = index.range_search(pdq_bytes(queries), max_distance + 1)
-    out = []
-    for q in range(len(queries)):
-        for j in range(lims[q], lims[q + 1]):
-            out.append((q, int(ids[j]), int(dist[j])))
-    return out
+    codes = hex_to_codes([h for _, h in queries])
+    rows, ids, dist = index.search_arrays(codes, max_distance)
+    return [(queries[int(r)][0], int(i), int(d)) for r, i, d in zip(rows, ids, dist, strict=True)]
 
 
 def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
-    """Store a photo link for every new ad whose photo is near one of another ad; returns count."""
-    rows = conn.execute(
-        sa.select(mentions.c.ad_pk, mentions.c.value)
-        .where(mentions.c.kind == "photo", mentions.c.value.like("pdq:%"))
-        .order_by(mentions.c.ad_pk)
-    ).all()
-    if not rows:
+    """Store one photo link per pair of ads, new ad involved, at its smallest distance."""
+    rows = _load(conn)
+    new = [r for r in rows if r[0] > watermark]
+    if not new:
         return 0
-    pks = [pk for pk, _ in rows]
-    hexes = [v[4:] for _, v in rows]
-    new_idx = [i for i, pk in enumerate(pks) if pk > watermark]
-    if not new_idx:
-        return 0
-    best: dict[tuple[int, int], tuple[int, str, str]] = {}
-    for q, b, d in near_pairs(hexes, [hexes[i] for i in new_idx], settings.photo_distance):
-        a_pk, b_pk = pks[new_idx[q]], pks[b]
-        if a_pk == b_pk:
+    d = settings.photo_distance
+    found: list[tuple[int, int, int]] = []
+    if watermark == 0:
+        index = _index(rows)
+        n_hashes = len(index)
+        pairs = index.pairs_within(d, exact=n_hashes <= EXACT_LIMIT)
+        found.extend((int(a), int(b), int(dist)) for a, b, dist in pairs)
+        found.extend(_search(index, [(pk, h) for pk, _, q in rows for h in q], d))
+    else:
+        index = _index(rows)
+        found.extend(_search(index, [(pk, h) for pk, i, q in new for h in i + q], d))
+        # older photos' search-only variants (mirrors...) against the new photos
+        found.extend(
+            _search(_index(new), [(pk, h) for pk, _, q in rows if pk <= watermark for h in q], d)
+        )
+    best: dict[tuple[int, int], int] = {}
+    for a, b, dist in found:
+        if a == b:
             continue
-        key = (min(a_pk, b_pk), max(a_pk, b_pk))
-        prev = best.get(key)
-        if prev is None or d < prev[0]:
-            ha, hb = (
-                (hexes[new_idx[q]], hexes[b]) if a_pk == key[0] else (hexes[b], hexes[new_idx[q]])
-            )
-            best[key] = (d, ha, hb)
-    if not best:
-        return 0
-    conn.execute(
-        sa.insert(links),
-        [
-            {
-                "ad_a": a,
-                "ad_b": b,
-                "kind": "photo",
-                "evidence": json.dumps({"distance": d, "pdq_a": ha, "pdq_b": hb}),
-            }
-            for (a, b), (d, ha, hb) in sorted(best.items())
-        ],
-    )
+        key = (min(a, b), max(a, b))
+        if key[1] <= watermark:
+            continue
+        if dist < best.get(key, 10**9):
+            best[key] = dist
+    if best:
+        conn.execute(
+            sa.insert(links),
+            [
+                {"ad_a": a, "ad_b": b, "kind": "photo", "evidence": json.dumps({"distance": dist})}
+                for (a, b), dist in sorted(best.items())
+            ],
+        )
     return len(best)

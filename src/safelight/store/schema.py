@@ -208,3 +208,73 @@ triage_history = sa.Table(
     sa.Column("features", sa.Text, nullable=False, server_default="{}"),  # for the learned model
 )
 sa.Index("ix_triage_history_item", triage_history.c.item)
+
+# ---- photos and known-hash lists (migration 0005) ------------------------------------------
+
+# One row per photo of an ad: hashes only. The picture itself is never stored; a small,
+# heavily blurred thumbnail only when an admin turned SAFELIGHT_STORE_THUMBNAILS on.
+photos = sa.Table(
+    "photos",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("url", sa.Text, nullable=False, server_default=""),
+    sa.Column("sha256", sa.String(64), nullable=False, server_default=""),
+    sa.Column("md5", sa.String(32), nullable=False, server_default=""),
+    sa.Column("pdq", sa.String(64), nullable=False, server_default=""),
+    sa.Column("quality", sa.Integer),
+    sa.Column("low_quality", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("index_hashes", sa.Text, nullable=False, server_default="[]"),  # stored variants
+    sa.Column("query_hashes", sa.Text, nullable=False, server_default="[]"),  # search-only variants
+    sa.Column("thumbnail", sa.LargeBinary),
+)
+sa.Index("ix_photos_ad", photos.c.ad_pk)
+sa.Index("ix_photos_sha256", photos.c.sha256)
+sa.Index("ix_photos_pdq", photos.c.pdq)
+
+hashlists = sa.Table(
+    "hashlists",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(120), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # csam, missing, custom
+    sa.Column("source", sa.Text, nullable=False, server_default=""),
+    sa.Column("imported_at", sa.String(25), nullable=False),
+    sa.Column("n_hashes", sa.Integer, nullable=False),
+)
+
+known_hashes = sa.Table(
+    "known_hashes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "list_id", sa.Integer, sa.ForeignKey("hashlists.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(8), nullable=False),  # pdq, md5, sha256
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("label", sa.Text, nullable=False, server_default=""),
+)
+sa.Index("ix_known_hashes_kind_value", known_hashes.c.kind, known_hashes.c.value)
+sa.Index("ix_known_hashes_list", known_hashes.c.list_id)
+
+hash_matches = sa.Table(
+    "hash_matches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ad_pk", sa.Integer, sa.ForeignKey("ads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "photo_id", sa.Integer, sa.ForeignKey("photos.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "list_id", sa.Integer, sa.ForeignKey("hashlists.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "known_id", sa.Integer, sa.ForeignKey("known_hashes.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("distance", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.String(25), nullable=False),
+    sa.UniqueConstraint("photo_id", "known_id", name="uq_hash_matches_photo_known"),
+)
+sa.Index("ix_hash_matches_ad", hash_matches.c.ad_pk)

@@ -6,6 +6,7 @@ else is portable SQL with bound parameters.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from safelight.store.schema import (
     ingest_checkpoints,
     mentions,
     meta,
+    photos,
     rejects,
 )
 
@@ -162,7 +164,17 @@ class Store:
         mention_rows = []
         hit_rows = []
         feature_rows = []
+        photo_rows = []
         for pk, item in zip(pks, items, strict=True):
+            for ph in item.features.get("photos") or ():
+                photo_rows.append(
+                    {
+                        **ph,
+                        "ad_pk": pk,
+                        "index_hashes": _dumps(ph["index_hashes"]),
+                        "query_hashes": _dumps(ph["query_hashes"]),
+                    }
+                )
             sig = item.features.get("signature")
             if sig:
                 feature_rows.append({"ad_pk": pk, "sig": sig["sig"], "ntokens": sig["ntokens"]})
@@ -199,6 +211,8 @@ class Store:
             conn.execute(sa.insert(hits), hit_rows)
         if feature_rows:
             conn.execute(sa.insert(ad_features), feature_rows)
+        if photo_rows:
+            conn.execute(sa.insert(photos), photo_rows)
 
     def _insert_rejects(self, conn: sa.Connection, rows: Sequence[Reject], now: str) -> int:
         """Insert rejects not seen before (same source and line): re-runs add none."""
@@ -298,6 +312,9 @@ class Store:
                     sa.select(hits).where(hits.c.ad_pk == pk).order_by(hits.c.start)
                 )
             ]
+            for ph in conn.execute(sa.select(photos).where(photos.c.ad_pk == pk)):
+                if ph.position < len(ad["images"]):
+                    _photo_facts(ad["images"][ph.position], ph)
         return ad
 
     def ads_by_pk(self, conn: sa.Connection, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -447,6 +464,16 @@ def _image_json(im: Any) -> dict[str, Any]:
         )
         if v not in ("", None)
     }
+
+
+def _photo_facts(image: dict[str, Any], ph: Any) -> None:
+    """Hashes (and, when an admin enabled them, the blurred thumbnail) of a stored photo."""
+    image.update(
+        {k: v for k, v in (("pdq", ph.pdq), ("sha256", ph.sha256), ("quality", ph.quality)) if v}
+    )
+    image["low_quality"] = bool(ph.low_quality)
+    if ph.thumbnail:  # already heavily blurred; the page blurs it again until a click
+        image["thumbnail"] = base64.b64encode(ph.thumbnail).decode()
 
 
 def _ad_json(row: Any) -> dict[str, Any]:

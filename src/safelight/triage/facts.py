@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from safelight.link.known import matches_by_ad
 from safelight.records import Hit
 from safelight.score.network_score import NetworkFacts
 from safelight.store.schema import ad_networks, ad_templates, ads, hits, mentions, networks
@@ -95,10 +96,20 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
     by_net: dict[str, list[int]] = defaultdict(list)
     for pk in pks:
         by_net[member[pk]].append(pk)
+    matched = matches_by_ad(conn, pks)
     out: dict[str, NetworkFacts] = {}
     for nid, members in by_net.items():
         out[nid] = _facts_of(members, ad_info, hits_of, ment_of, leader_of, now)
+        out[nid].hash_list_matches = sum(len(matched.get(pk, ())) for pk in members)
     return out
+
+
+def hash_list_names(conn: sa.Connection, network_id: str) -> list[str]:
+    """The names of the known-hash lists that photos of this network matched."""
+    pks = list(
+        conn.scalars(sa.select(ad_networks.c.ad_pk).where(ad_networks.c.network_id == network_id))
+    )
+    return sorted({name for names in matches_by_ad(conn, pks).values() for name in names})
 
 
 def _facts_of(

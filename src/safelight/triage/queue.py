@@ -20,7 +20,7 @@ from safelight.score.registry import load_registry
 from safelight.settings import Settings
 from safelight.store.schema import ad_networks, ads, networks, triage_history, triage_status
 from safelight.store.store import Store, utcnow
-from safelight.triage.facts import network_facts, unscored_networks
+from safelight.triage.facts import hash_list_names, network_facts, unscored_networks
 
 STATUSES = ("new", "reviewing", "escalated", "dismissed")
 _CHUNK = 400
@@ -42,6 +42,11 @@ def refresh_scores(store: Store, now: str | None = None) -> int:
                     {"text": r.text, "weight": r.weight, "evidence": r.evidence}
                     for r in result.reasons
                 ]
+                if f.hash_list_matches:  # name the lists: the reason an analyst must see first
+                    lists = ", ".join(hash_list_names(conn, nid))
+                    for r in reasons:
+                        if r["evidence"].get("term") == "hash_list_match":
+                            r["text"] = f"{r['text']}: {lists}"
                 conn.execute(
                     sa.update(networks)
                     .where(networks.c.id == nid)
