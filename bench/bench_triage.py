@@ -16,7 +16,6 @@ import statistics
 from collections import Counter, defaultdict
 
 from _common import ensure_corpus, report
-
 from safelight.ingest.pipeline import ingest_paths
 from safelight.link.incremental import link_new
 from safelight.link.networks import iter_networks

@@ -19,7 +19,7 @@ from safelight.link.networks import get_network, network_of_ad
 from safelight.settings import Settings
 from safelight.store import Store
 from safelight.triage.queue import refresh_scores, triage
-from tests.test_extract_photos import picture
+from test_extract_photos import picture
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG"

@@ -85,6 +85,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_url", "", "Optional URL that receives watch alerts as JSON."),
     Setting("allow_fetch", False, "Let the server fetch URLs found in ads (off: never)."),
     Setting("query_timeout_ms", 5000, "Time limit for one search or lookup query."),
+    Setting(
+        "cookie_secure",
+        False,
+        "Always mark the session cookie Secure (it already is on requests that arrive by HTTPS).",
+    ),
+    Setting(
+        "trust_proxy",
+        False,
+        "Believe X-Forwarded-Proto/-For from a reverse proxy (HTTPS, client address).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -120,6 +130,8 @@ class Settings:
     webhook_url: str = ""
     allow_fetch: bool = False
     query_timeout_ms: int = 5000
+    cookie_secure: bool = False
+    trust_proxy: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

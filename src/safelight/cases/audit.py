@@ -147,14 +147,24 @@ def list_entries(
     action: str | None = None,
     target: str | None = None,
     before: int | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
     limit: int = 100,
+    max_limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Newest first, optionally for one user, action or target (prefix), paged by `before`."""
-    q = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, 1000)))
+    """Newest first, optionally for one user, action ("case.*": a family), target (prefix) and
+    date range (ISO dates or times, `date_to` inclusive of its whole day), paged by `before`."""
+    q = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, max_limit)))
     if user:
         q = q.where(audit_log.c.user == user)
-    if action:
+    if action and action.endswith("*"):
+        q = q.where(audit_log.c.action.startswith(action[:-1], autoescape=True))
+    elif action:
         q = q.where(audit_log.c.action == action)
+    if date_from:
+        q = q.where(audit_log.c.at >= date_from)
+    if date_to:
+        q = q.where(audit_log.c.at <= date_to + ("T23:59:59Z" if len(date_to) == 10 else ""))
     if target:
         q = q.where(audit_log.c.target.startswith(target, autoescape=True))
     if before:
@@ -168,3 +178,18 @@ def list_entries(
             item["detail"] = json.loads(item["detail"])
         out.append(item)
     return out
+
+
+CSV_COLUMNS = ("seq", "at", "user", "action", "target", "detail", "prev_hash", "hash")
+
+
+def to_csv(entries: list[dict[str, Any]]) -> bytes:
+    """Entries as CSV for a spreadsheet. Targets and details carry analysts' queries and ad
+    values (hostile text), so a cell that would start a formula is prefixed with '."""
+    from safelight.cases.exports import _csv
+
+    rows = [
+        {**e, "detail": e["detail"] if isinstance(e["detail"], str) else canonical(e["detail"])}
+        for e in entries
+    ]
+    return _csv(rows, list(CSV_COLUMNS))

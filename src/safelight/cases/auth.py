@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from typing import Any
 
 from safelight.settings import Settings
@@ -53,3 +54,55 @@ def secret_key(store: Store, settings: Settings) -> str:
         key = store.get_meta(SECRET_META_KEY)
     assert key
     return key
+
+
+class LoginThrottle:
+    """Failed logins counted per user name and per client address over a sliding window.
+
+    Per user stops guessing one account's password from many addresses; per address stops one
+    machine spraying guesses over many accounts. In memory and per process on purpose: a
+    restart forgets, which errs toward letting people in, and nothing about it reaches disk.
+    """
+
+    def __init__(
+        self,
+        per_user: int = 5,
+        per_address: int = 20,
+        window: float = 300.0,
+        max_keys: int = 50_000,
+    ) -> None:
+        self.per_user, self.per_address, self.window = per_user, per_address, window
+        self.max_keys = max_keys
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, ()) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def blocked(self, name: str, address: str, now: float | None = None) -> bool:
+        """True when either the user or the address has used up its failures."""
+        now = time.monotonic() if now is None else now
+        user_key, addr_key = ("user", name.strip().lower()), ("addr", address)
+        return (
+            len(self._recent(user_key, now)) >= self.per_user
+            or len(self._recent(addr_key, now)) >= self.per_address
+        )
+
+    def failed(self, name: str, address: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if len(self._failures) >= self.max_keys:  # a flood of made-up names: forget the stale
+            for key in list(self._failures):
+                self._recent(key, now)
+            while len(self._failures) >= self.max_keys:
+                self._failures.pop(next(iter(self._failures)))
+        for key in (("user", name.strip().lower()), ("addr", address)):
+            self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, name: str) -> None:
+        """A right password clears the user's count (not the address's: one account an attacker
+        owns must not reset their allowance for guessing others)."""
+        self._failures.pop(("user", name.strip().lower()), None)

@@ -378,8 +378,11 @@ def list_alerts(
 
 
 def unseen_count(store: Store, user: dict[str, Any]) -> int:
+    """Unseen watch alerts plus unseen known-hash matches: the one number in the badge."""
+    from safelight.cases import hashalerts
+
     with store.engine.connect() as conn:
-        return int(
+        mine = int(
             conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(alerts)
@@ -387,6 +390,7 @@ def unseen_count(store: Store, user: dict[str, Any]) -> int:
             )
             or 0
         )
+    return mine + hashalerts.unseen_count(store, user)
 
 
 def mark_seen(store: Store, user: dict[str, Any], alert_ids: Sequence[int] | None = None) -> int:

@@ -50,10 +50,13 @@ def words(name: str, key: str) -> frozenset[str]:
     return frozenset(str(w).lower() for w in items)
 
 
+@lru_cache(maxsize=16)
 def lowered(text: str) -> str:
     """`text` in lower case with every character at the same offset (so spans still fit).
 
     Only "İ" grows when lower-cased; it is kept as it is rather than shift the offsets.
+    Memoised for the few most recent texts: every extractor asks for the same ad's copy, and
+    lower-casing a text with emoji in it costs several microseconds.
     """
     low = text.lower()
     if len(low) == len(text):

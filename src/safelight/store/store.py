@@ -7,8 +7,11 @@ else is portable SQL with bound parameters.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +32,55 @@ from safelight.store.schema import (
 )
 
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+# The time limit (ms) for search and lookup in this request or command; 0 is none.
+_TIME_LIMIT: ContextVar[int] = ContextVar("safelight_query_time_limit", default=0)
+_clock = time.monotonic  # a module global so a test can move time forward
+
+
+class QueryTimeout(RuntimeError):
+    """A search or lookup ran past its time limit: the query was stopped, nothing is half done."""
+
+
+@contextlib.contextmanager
+def time_limit(ms: int) -> Iterator[None]:
+    """Apply a time limit to the searches and lookups made inside (the web app wraps each
+    request with `Settings.query_timeout_ms`, so one heavy query cannot hold a worker)."""
+    token = _TIME_LIMIT.set(max(0, int(ms)))
+    try:
+        yield
+    finally:
+        _TIME_LIMIT.reset(token)
+
+
+@contextlib.contextmanager
+def deadline(conn: sa.Connection, ms: int | None = None) -> Iterator[None]:
+    """Abort the statements run on `conn` inside once `ms` (default: the current time limit)
+    have passed, raising QueryTimeout. SQLite: a progress handler checked every few thousand
+    VM steps; PostgreSQL: `SET LOCAL statement_timeout` for the connection's transaction."""
+    ms = _TIME_LIMIT.get() if ms is None else max(0, int(ms))
+    if not ms:
+        yield
+        return
+    if conn.dialect.name == "sqlite":
+        raw: Any = conn.connection.dbapi_connection
+        end = _clock() + ms / 1000
+        raw.set_progress_handler(lambda: 1 if _clock() > end else 0, 4000)
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise QueryTimeout(f"the query took longer than {ms} ms") from exc
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+        return
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(ms)}")
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled
+            raise QueryTimeout(f"the query took longer than {ms} ms") from exc
+        raise
 
 
 def utcnow() -> str:
@@ -335,7 +387,9 @@ class Store:
                 out[row.pk] = dict(row._mapping)
         return out
 
-    def find_mentions(self, pairs: Sequence[tuple[str, str]], limit: int = 1000) -> dict[str, Any]:
+    def find_mentions(
+        self, pairs: Sequence[tuple[str, str]], limit: int = 1000, timeout_ms: int | None = None
+    ) -> dict[str, Any]:
         """Every ad carrying any of the (kind, value) selectors, with where and when it was seen.
 
         This is the pivot an analyst makes from a tip: the values are already normalised, so an
@@ -370,7 +424,7 @@ class Store:
             .order_by(ads.c.posted_at.desc(), ads.c.id)
         )
         by_ad: dict[str, dict[str, Any]] = {}
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, deadline(conn, timeout_ms):
             for r in conn.execute(q):
                 entry = by_ad.get(r.id)
                 if entry is None:
@@ -414,8 +468,11 @@ class Store:
         date_from: str | None = None,
         date_to: str | None = None,
         limit: int = 20,
+        timeout_ms: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Full-text search, best first, each hit with a highlighted snippet."""
+        """Full-text search, best first, each hit with a highlighted snippet.
+
+        `timeout_ms` (default: the `time_limit` in force) stops a runaway query: QueryTimeout."""
         words = fts.query_words(query)
         if not words:
             return []
@@ -433,7 +490,7 @@ class Store:
             where.append("a.posted_at <= :date_to")
             params["date_to"] = date_to + ("T23:59:59Z" if len(date_to) == 10 else "")
         sql = fts.search_statement(self.dialect, words, where, max(1, min(limit, 500)))
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, deadline(conn, timeout_ms):
             found = conn.execute(sa.text(sql), params).all()
             meta_rows = self.ads_by_pk(conn, [r.pk for r in found])
         out = []

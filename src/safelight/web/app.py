@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
-from safelight.cases.auth import Forbidden, secret_key
+from safelight.cases import audit
+from safelight.cases.auth import Forbidden, LoginThrottle, secret_key
 from safelight.cases.cases import CaseError, NotFound
 from safelight.cases.users import UserError
 from safelight.cases.watches import WatchError
@@ -31,7 +32,43 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=()"
+)
+HSTS = "max-age=31536000"
 SESSION_HOURS = 12
+SESSION_COOKIE = "safelight_session"
+
+
+class SecureCookies:
+    """ASGI middleware: over HTTPS (or always, by setting) every cookie we set is `Secure` and
+    the browser is told to stay on HTTPS. Decided per request, because the same app is reached
+    over plain HTTP on a laptop and over HTTPS behind a proxy."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = deps.is_https(scope, self.settings)
+        secure = https or self.settings.cookie_secure
+
+        async def send_secure(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for key, value in message.get("headers", []):
+                    if secure and key.lower() == b"set-cookie" and b"secure" not in value.lower():
+                        value += b"; Secure"
+                    headers.append((key, value))
+                if https:
+                    headers.append((b"strict-transport-security", HSTS.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_secure)
 
 
 def _is_api(request: Request) -> bool:
@@ -56,6 +93,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = deps.make_templates()
     app.state.login_failures = {}
+    app.state.login_throttle = LoginThrottle()
+
+    @app.middleware("http")
+    async def login_throttle(request: Request, call_next: Any) -> Response:
+        if request.method != "POST" or request.url.path != "/login":
+            return await call_next(request)
+        return await _throttled_login(request, call_next)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -66,6 +110,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Referrer-Policy", "no-referrer")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         if not request.url.path.startswith("/static/"):
             h.setdefault("Cache-Control", "no-store")
         return response
@@ -73,11 +119,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(store, settings),
-        session_cookie="safelight_session",
+        session_cookie=SESSION_COOKIE,
         max_age=SESSION_HOURS * 3600,
-        same_site="lax",
-        https_only=False,
+        same_site="lax",  # strict would drop the session when an analyst follows a shared link
+        https_only=False,  # decided per request by SecureCookies
     )
+    app.add_middleware(SecureCookies, settings=settings)
     app.mount("/static", StaticFiles(directory=str(deps.HERE / "static")), name="static")
 
     from safelight.web import api, pages, pages_cases
@@ -87,6 +134,44 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(pages_cases.router)
     _handlers(app)
     return app
+
+
+async def _throttled_login(request: Request, call_next: Any) -> Response:
+    """Refuse a login attempt while its user name or client address is throttled, and count
+    the outcome of the others (401: failed, 303: signed in)."""
+    body = await request.body()
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form()
+        raw = form.get("name")
+    except Exception:  # malformed bodies are the route's to reject
+        raw = None
+    name = raw if isinstance(raw, str) else ""
+    address = deps.client_address(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    if throttle.blocked(name, address):
+        audit.record(
+            deps.store_of(request),
+            name.strip()[:80] or "-",
+            "login.throttled",
+            "",
+            {"ip": address},
+        )
+        return deps.page(
+            request,
+            "login.html",
+            {"next": "/", "error": "Too many failed attempts: wait five minutes."},
+            status_code=429,
+        )
+    response: Response = await call_next(request)
+    if response.status_code == 401:
+        throttle.failed(name, address)
+    elif response.status_code == 303:
+        throttle.succeeded(name)
+    return response
 
 
 def _to_login(request: Request) -> Response:

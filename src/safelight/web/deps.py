@@ -56,6 +56,31 @@ def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _forwarded(headers: Any, name: str) -> str:
+    """The value the nearest proxy appended (the last one): earlier ones came from the client."""
+    value = headers.get(name, "")
+    return value.rsplit(",", 1)[-1].strip() if value else ""
+
+
+def client_address(request: Request) -> str:
+    """The address login throttling counts: the peer, or what a trusted proxy says it saw."""
+    if settings_of(request).trust_proxy:
+        forwarded = _forwarded(request.headers, "x-forwarded-for")
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client else ""
+
+
+def is_https(scope: dict[str, Any], settings: Settings) -> bool:
+    """Did this request reach us over HTTPS (directly, or per a proxy we were told to trust)?"""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    if settings.trust_proxy:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        return _forwarded(headers, "x-forwarded-proto").lower() == "https"
+    return False
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
