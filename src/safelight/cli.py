@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from safelight.settings import Settings, describe
+from safelight.store.store import QueryTimeout
 
 Handler = Callable[[argparse.Namespace], int]
 Setup = Callable[[argparse.ArgumentParser], Handler]
@@ -193,14 +194,20 @@ def _search(p: argparse.ArgumentParser) -> Handler:
     def run(args: argparse.Namespace) -> int:
         from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
-        results = open_store(args).search(
-            args.query,
-            site=args.site,
-            place=args.place,
-            date_from=args.date_from,
-            date_to=args.date_to,
-            limit=args.limit,
-        )
+        settings = settings_from(args)
+        try:
+            results = open_store(args).search(
+                args.query,
+                site=args.site,
+                place=args.place,
+                date_from=args.date_from,
+                date_to=args.date_to,
+                limit=args.limit,
+                timeout_ms=settings.query_timeout_ms,
+            )
+        except QueryTimeout as exc:
+            print(f"safelight search: {exc}", file=sys.stderr)
+            return 1
         if args.json:
             emit({"query": args.query, "ads": results, "count": len(results)})
             return 0
@@ -230,7 +237,13 @@ def _lookup(p: argparse.ArgumentParser) -> Handler:
 
         settings = settings_from(args)
         pairs = selectors_for_query(args.value, settings.region)
-        result = open_store(args).find_mentions(pairs, limit=args.limit)
+        try:
+            result = open_store(args).find_mentions(
+                pairs, limit=args.limit, timeout_ms=settings.query_timeout_ms
+            )
+        except QueryTimeout as exc:
+            print(f"safelight lookup: {exc}", file=sys.stderr)
+            return 1
         result = {"query": args.value, "selectors": [f"{k}:{v}" for k, v in pairs], **result}
         if args.json:
             emit(result)

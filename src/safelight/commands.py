@@ -344,6 +344,15 @@ def _hashlist(p: argparse.ArgumentParser) -> Handler:
                 print("safelight hashlist import: FILE and --name are required", file=sys.stderr)
                 return 2
             result = import_hashlist(store, args.file, args.name, args.kind, settings_from(args))
+            from safelight.cases import audit
+
+            audit.record(
+                store,
+                "cli",
+                "hashlist.import",
+                f"hashlist:{args.name}",
+                {"kind": args.kind, "hashes": result["hashes"], "matches": result["matches"]},
+            )
             from safelight.triage.queue import refresh_scores
 
             refresh_scores(store)

@@ -159,3 +159,44 @@ def _audit(p: argparse.ArgumentParser) -> Handler:
         return 0
 
     return run
+
+
+@command("purge", "delete ads past the retention period that no case, watch or network keeps")
+def _purge(p: argparse.ArgumentParser) -> Handler:
+    _db_arg(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run", action="store_true", help="show what would go (the default): counts and ids"
+    )
+    mode.add_argument("--apply", action="store_true", help="delete them, relink, and audit it")
+    p.add_argument(
+        "--days", type=int, help="retention in days (default: $SAFELIGHT_RETENTION_DAYS or 180)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object with counts and ids")
+
+    def run(args: argparse.Namespace) -> int:
+        from safelight.cases.retention import purge
+
+        try:
+            result = purge(open_store(args), settings_from(args), apply=args.apply, days=args.days)
+        except ValueError as exc:
+            print(f"safelight purge: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            emit(result)
+            return 0
+        verb = "purged" if result["applied"] else "would purge"
+        kept = ", ".join(f"{k} {v}" for k, v in result["kept_by_reason"].items() if v) or "none"
+        print(
+            f"{verb} {result['purge']} of {result['older']} ads ingested before "
+            f"{result['cutoff']} ({result['days']} days); kept {result['kept']} as evidence "
+            f"({kept})"
+        )
+        if not result["applied"]:
+            for ad_id in result["ids"]:
+                print(f"  {ad_id}")
+            if result["purge"]:
+                print("dry run: nothing deleted (add --apply to delete)")
+        return 0
+
+    return run

@@ -193,3 +193,11 @@ def to_csv(entries: list[dict[str, Any]]) -> bytes:
         for e in entries
     ]
     return _csv(rows, list(CSV_COLUMNS))
+
+
+def known_actions(store: Store) -> list[str]:
+    """The distinct actions in the log, for the filter's suggestions."""
+    with store.engine.connect() as conn:
+        return list(
+            conn.scalars(sa.select(audit_log.c.action).distinct().order_by(audit_log.c.action))
+        )

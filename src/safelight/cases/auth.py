@@ -97,7 +97,7 @@ class LoginThrottle:
         if len(self._failures) >= self.max_keys:  # a flood of made-up names: forget the stale
             for key in list(self._failures):
                 self._recent(key, now)
-            while len(self._failures) >= self.max_keys:
+            while len(self._failures) > self.max_keys - 2:  # room for this failure's two
                 self._failures.pop(next(iter(self._failures)))
         for key in (("user", name.strip().lower()), ("addr", address)):
             self._failures.setdefault(key, []).append(now)

@@ -23,7 +23,9 @@ SEEN_KEY = "hashalerts.seen.{uid}"
 
 
 def _seen_mark(conn: sa.Connection, user: dict[str, Any]) -> int:
-    value = conn.scalar(sa.select(meta.c.value).where(meta.c.key == SEEN_KEY.format(uid=user["id"])))
+    value = conn.scalar(
+        sa.select(meta.c.value).where(meta.c.key == SEEN_KEY.format(uid=user["id"]))
+    )
     try:
         return int(value or 0)
     except ValueError:
@@ -116,7 +118,12 @@ def mark_seen(store: Store, user: dict[str, Any]) -> int:
     key = SEEN_KEY.format(uid=user["id"])
     with store.engine.begin() as conn:
         newest = conn.scalar(sa.select(sa.func.max(hash_matches.c.id))) or 0
-        if conn.execute(sa.update(meta).where(meta.c.key == key).values(value=str(newest))).rowcount == 0:
+        if (
+            conn.execute(
+                sa.update(meta).where(meta.c.key == key).values(value=str(newest))
+            ).rowcount
+            == 0
+        ):
             conn.execute(sa.insert(meta).values(key=key, value=str(newest)))
     return cleared
 

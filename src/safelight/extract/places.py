@@ -66,7 +66,9 @@ def _fold_word(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=16384)
 def _norm_token(token: str) -> str:
+    """A token's key part (memoised: the same words recur in every ad)."""
     low = token.lower() if token.isascii() else _fold_word(token)
     if "'" in low or "’" in low:
         low = _POSSESSIVE.sub("", low).replace("'", "").replace("’", "")
@@ -290,24 +292,52 @@ def _lower_pairs(text: str, g: _Gazetteer) -> list[Mention]:
     return found
 
 
+# A run of word characters that starts with an ASCII capital. (The one non-ASCII capital whose
+# lower case is ASCII, the Kelvin sign, passes the capital test below only beside an
+# ASCII-capitalised copy of the same word, which this finds.)
+_CAP_WORD = re.compile(r"[A-Z]\w*")
+
+
 def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
     """(offset, word) of each word that may begin a city name, in text order.
 
     Found from the text's set of words rather than a scan of every word: few words of an ad
-    are capitalised and fewer still begin the name of a city."""
+    are capitalised and fewer still begin the name of a city. The strict scan looks up only
+    the words written capitalised somewhere (one regex pass finds them), which touches the
+    large index a few times per ad rather than once per distinct word."""
     low = lowered(text)
     here = word_set(low)
-    found = [w for w in g.first.keys() & here if len(w) > 1]
-    if not relaxed:
-        # skip words never capitalised here ("in", "the"): no city name starts with them
-        found = [w for w in found if w[0].upper() + w[1] in text or w[:2].upper() in text]
-    found += [w for w in _CANON if w in here and _CANON[w] in g.first]
+    first = g.first
+    wide = [w for w in here if not w.isascii()] if not low.isascii() else []
+    if relaxed:
+        found = [w for w in first.keys() & here if len(w) > 1]
+    else:
+        # A capitalised key word starts with an ASCII capital (caught by the regex) or a
+        # non-ASCII one (then the word is in `wide`); either way it must also pass this
+        # cheap test, which the index was first filtered with.
+        found = [
+            w
+            for w in {c.lower() for c in _CAP_WORD.findall(text)}
+            if len(w) > 1
+            and w in here
+            and w in first
+            and (w[0].upper() + w[1] in text or w[:2].upper() in text)
+        ]
+        found += [
+            w
+            for w in wide
+            if not w[0].isascii()
+            and len(w) > 1
+            and w in first
+            and (w[0].upper() + w[1] in text or w[:2].upper() in text)
+        ]
+    found += [w for w in _CANON if w in here and _CANON[w] in first]
     odd: list[str] = []  # words whose key differs from the word: accents, "Tampa's"
-    if not low.isascii() and _ACCENTED.search(low):
-        odd += [w for w in here if not w.isascii()]
+    if any(_ACCENTED.search(w) for w in wide):  # every letter of the text is in some word
+        odd += wide
     if "'" in low or "’" in low:
         odd += [w for w in here if "'" in w]
-    found += [w for w in odd if w not in g.first and _norm_token(w) in g.first]
+    found += [w for w in odd if w not in first and _norm_token(w) in first]
     starts = []
     for w in found:
         spellings = (w, w.replace("'", "’")) if "'" in w else (w,)

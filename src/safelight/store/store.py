@@ -64,7 +64,7 @@ def deadline(conn: sa.Connection, ms: int | None = None) -> Iterator[None]:
     if conn.dialect.name == "sqlite":
         raw: Any = conn.connection.dbapi_connection
         end = _clock() + ms / 1000
-        raw.set_progress_handler(lambda: 1 if _clock() > end else 0, 4000)
+        raw.set_progress_handler(lambda: 1 if _clock() > end else 0, 1000)
         try:
             yield
         except sa.exc.OperationalError as exc:

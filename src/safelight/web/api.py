@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from safelight.cases import audit, cases, exports, watches
+from safelight.cases import audit, cases, exports, hashalerts, watches
 from safelight.cases.cases import NotFound
 from safelight.web import queries
 from safelight.web.deps import csrf_guard, current_user, need, record, settings_of, store_of
+from safelight.web.pages import query_limit
 
 router = APIRouter(prefix="/api", dependencies=[Depends(csrf_guard)])
 Viewer = Annotated[dict[str, Any], Depends(need("view"))]
@@ -132,16 +133,17 @@ def search(
 ) -> dict[str, Any]:
     """Full-text search: `ads` best first, each with a snippet whose matches are wrapped in
     \\u0002 … \\u0003 (escape the text, then replace them with your own highlighting)."""
-    result = queries.search(
-        store_of(request),
-        q,
-        site=site,
-        place=place,
-        date_from=date_from,
-        date_to=date_to,
-        min_score=min_score,
-        limit=limit,
-    )
+    with query_limit(request):
+        result = queries.search(
+            store_of(request),
+            q,
+            site=site,
+            place=place,
+            date_from=date_from,
+            date_to=date_to,
+            min_score=min_score,
+            limit=limit,
+        )
     record(request, user, "search", q, {"results": result["count"]})
     selector = queries.strong_selector(q, settings_of(request).region)
     result["selector"] = f"{selector[0]}:{selector[1]}" if selector else None
@@ -156,7 +158,8 @@ def lookup(
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> dict[str, Any]:
     """Every ad carrying the phone, email, handle... however the query or the ad spelled it."""
-    result = queries.lookup(store_of(request), value, settings_of(request).region, limit=limit)
+    with query_limit(request):
+        result = queries.lookup(store_of(request), value, settings_of(request).region, limit=limit)
     record(
         request,
         user,
@@ -179,6 +182,7 @@ def get_ad(request: Request, user: Viewer, ad_id: str) -> Any:
     from safelight.link.networks import network_of_ad
 
     ad["network"] = network_of_ad(store_of(request), ad_id)
+    ad["known_hash_lists"] = hashalerts.lists_for_ads(store_of(request), [ad_id])
     for im in ad.get("images") or []:
         im.pop("thumbnail", None)  # photos never leave by the API, not even blurred
     return ad
@@ -188,7 +192,8 @@ def get_ad(request: Request, user: Viewer, ad_id: str) -> Any:
 def get_entity(request: Request, user: Viewer, kind: str, value: str) -> Any:
     if kind not in queries.ENTITY_KINDS:
         return _missing("kind of entity")
-    view = queries.entity_view(store_of(request), kind, value)
+    with query_limit(request):
+        view = queries.entity_view(store_of(request), kind, value)
     record(request, user, "entity.view", f"{kind}:{value}", {"results": view["count"]})
     return view
 
@@ -211,7 +216,15 @@ def get_network(request: Request, user: Viewer, network_id: str) -> Any:
     if view is None:
         return _missing("network")
     record(request, user, "network.view", network_id)
-    return {**view["network"], "graph": view["graph"], "map": view["map"]}
+    known = hashalerts.lists_for_ads(
+        store_of(request), [a["id"] for a in view["network"].get("ads") or []]
+    )
+    return {
+        **view["network"],
+        "graph": view["graph"],
+        "map": view["map"],
+        "known_hash_lists": known,
+    }
 
 
 # ---- cases -----------------------------------------------------------------------------------
@@ -313,17 +326,28 @@ def list_alerts(
     unseen: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    found = watches.list_alerts(store_of(request), user, unseen_only=unseen, limit=limit)
-    return {
-        "alerts": found,
-        "count": len(found),
-        "unseen": watches.unseen_count(store_of(request), user),
-    }
+    """The user's watch alerts (kind "watch") and every known-hash match (kind "hashlist":
+    list name and kind, ad id, network id, distance, when), newest first."""
+    store = store_of(request)
+    found = [
+        {"kind": "watch", **a}
+        for a in watches.list_alerts(store, user, unseen_only=unseen, limit=limit)
+    ]
+    found += hashalerts.list_hash_alerts(store, user, unseen_only=unseen, limit=limit)
+    found.sort(key=lambda a: a["created_at"] or "", reverse=True)
+    found = found[:limit]
+    record(request, user, "alerts.view", "", {"count": len(found)})
+    return {"alerts": found, "count": len(found), "unseen": watches.unseen_count(store, user)}
 
 
 @router.post("/alerts/seen")
 def alerts_seen(request: Request, user: Worker, body: SeenIn) -> dict[str, Any]:
-    return {"marked": watches.mark_seen(store_of(request), user, body.ids)}
+    """Mark watch alerts seen by id, or everything (known-hash matches too) without ids."""
+    store = store_of(request)
+    marked = watches.mark_seen(store, user, body.ids)
+    if body.ids is None:
+        marked += hashalerts.mark_seen(store, user)
+    return {"marked": marked}
 
 
 # ---- audit -----------------------------------------------------------------------------------

@@ -41,6 +41,73 @@ SESSION_HOURS = 12
 SESSION_COOKIE = "safelight_session"
 
 
+MAX_REQUEST_BYTES = 1_000_000  # the largest thing anyone sends is a 20,000-character note
+
+
+class InputGuard:
+    """ASGI middleware: turn away, at the door, input no route could want: NUL characters
+    (PostgreSQL cannot store them, so they would end as a server error deep in a query) and
+    bodies larger than any form or API call needs."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query:
+            await _refuse(scope, send, 400, "NUL characters are not accepted")
+            return
+        if scope["method"] not in deps.UNSAFE:
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_REQUEST_BYTES:
+                await _refuse(scope, send, 413, "request too large")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        ctype = dict(scope["headers"]).get(b"content-type", b"").lower()
+        if (
+            b"\x00" in body
+            or (b"urlencoded" in ctype and b"%00" in body)
+            or (b"json" in ctype and b"\\u0000" in body)
+        ):
+            await _refuse(scope, send, 400, "NUL characters are not accepted")
+            return
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(scope: Any, send: Any, status: int, message: str) -> None:
+    response = JSONResponse(
+        {"detail": message}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+    await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
 class SecureCookies:
     """ASGI middleware: over HTTPS (or always, by setting) every cookie we set is `Secure` and
     the browser is told to stay on HTTPS. Decided per request, because the same app is reached
@@ -94,6 +161,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.templates = deps.make_templates()
     app.state.login_failures = {}
     app.state.login_throttle = LoginThrottle()
+    app.add_middleware(InputGuard)  # innermost, so its refusals get the security headers too
 
     @app.middleware("http")
     async def login_throttle(request: Request, call_next: Any) -> Response:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import annotated_types
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
@@ -25,6 +26,10 @@ from safelight.store import Store
 from safelight.web import render
 
 HERE = Path(__file__).parent
+MAX_DB_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+# A row id as the client may send it (path, query, form or JSON): out of range is a 422, not a
+# database overflow (a 500) as it would be for an unbounded int.
+DbId = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_DB_ID)]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

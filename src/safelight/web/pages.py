@@ -6,17 +6,20 @@ and renders a template. Nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from safelight.cases import users
+from safelight.cases import hashalerts, users
 from safelight.cases.cases import cases_for_ref, list_cases
+from safelight.store.store import QueryTimeout, time_limit
 from safelight.web import queries
 from safelight.web.deps import (
     csrf_guard,
@@ -36,6 +39,22 @@ Viewer = Annotated[dict[str, Any], Depends(need("view"))]
 Worker = Annotated[dict[str, Any], Depends(need("work"))]
 TRIAGE_STATUSES = ("new", "reviewing", "escalated", "dismissed")
 MAX_FAILURES, FAILURE_WINDOW = 5, 300.0
+
+
+@contextlib.contextmanager
+def query_limit(request: Request) -> Iterator[None]:
+    """Searches and lookups inside run under `Settings.query_timeout_ms`; one that runs over
+    is stopped and answered 503 with advice, instead of holding a worker until it ends."""
+    ms = settings_of(request).query_timeout_ms
+    try:
+        with time_limit(ms):
+            yield
+    except QueryTimeout as exc:
+        raise HTTPException(
+            503,
+            f"The query took longer than {ms / 1000:g} s and was stopped: narrow it "
+            "(more specific words, a site, a place or dates) and try again.",
+        ) from exc
 
 
 def _safe_next(target: str | None) -> str:
@@ -229,9 +248,16 @@ def search_page(
         return RedirectResponse(
             f"/entities/{urlpart(selector[0])}/{urlpart(selector[1])}", status_code=303
         )
-    result = queries.search(
-        store, q, site=site, place=place, date_from=date_from, date_to=date_to, min_score=min_score
-    )
+    with query_limit(request):
+        result = queries.search(
+            store,
+            q,
+            site=site,
+            place=place,
+            date_from=date_from,
+            date_to=date_to,
+            min_score=min_score,
+        )
     record(
         request,
         user,
@@ -254,9 +280,10 @@ def search_page(
 @router.get("/lookup")
 def lookup_page(request: Request, user: Viewer, value: str = "") -> Response:
     value = value.strip()[:500]
-    result = (
-        queries.lookup(store_of(request), value, settings_of(request).region) if value else None
-    )
+    with query_limit(request):
+        result = (
+            queries.lookup(store_of(request), value, settings_of(request).region) if value else None
+        )
     if result is not None:
         record(
             request,
@@ -285,6 +312,7 @@ def ad_page(request: Request, user: Viewer, ad_id: str) -> Response:
         "ad.html",
         {
             **view,
+            "known_lists": hashalerts.lists_for_ads(store, [ad_id]),
             "in_cases": cases_for_ref(store, user, "ad", ad_id),
             "my_cases": _my_cases(request, user),
         },
@@ -318,7 +346,8 @@ def entity_page(request: Request, user: Viewer, kind: str, value: str) -> Respon
             status_code=404,
         )
     store = store_of(request)
-    view = queries.entity_view(store, kind, value)
+    with query_limit(request):
+        view = queries.entity_view(store, kind, value)
     record(request, user, "entity.view", f"{kind}:{value}", {"results": view["count"]})
     ref = f"{kind}:{value}"
     return page(
@@ -356,6 +385,9 @@ def network_page(request: Request, user: Viewer, network_id: str) -> Response:
         "network.html",
         {
             **view,
+            "known_lists": hashalerts.lists_for_ads(
+                store, [a["id"] for a in view["network"].get("ads") or []]
+            ),
             "in_cases": cases_for_ref(store, user, "network", network_id),
             "my_cases": _my_cases(request, user),
         },
@@ -370,4 +402,4 @@ def _my_cases(request: Request, user: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in list_cases(store_of(request), user) if c["status"] != "closed"][:50]
 
 
-__all__ = ["csrf_token", "router"]
+__all__ = ["csrf_token", "query_limit", "router"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from safelight.cases import audit, cases, exports, users, watches
+from safelight.cases import audit, cases, exports, hashalerts, users, watches
 from safelight.web.deps import csrf_guard, is_htmx, need, page, record, settings_of, store_of
 from safelight.web.render import urlpart
 
@@ -192,26 +193,68 @@ def add_watch(
 
 @router.post("/watches/{watch_id}/delete")
 def delete_watch(request: Request, user: Worker, watch_id: int) -> Response:
-    watches.delete_watch(store_of(request), user, watch_id)
+    if not watches.delete_watch(store_of(request), user, watch_id):
+        raise cases.NotFound(f"no watch {watch_id}")  # someone else's is not told apart
     return RedirectResponse("/watches", status_code=303)
 
 
 @router.get("/alerts")
 def alerts_page(request: Request, user: Worker, unseen: bool = False) -> Response:
-    found = watches.list_alerts(store_of(request), user, unseen_only=unseen)
-    record(request, user, "alerts.view", "", {"count": len(found)})
-    return page(request, "alerts.html", {"alerts": found, "unseen": unseen})
+    """The user's watch alerts and everyone's known-hash matches, newest first."""
+    store = store_of(request)
+    found = watches.list_alerts(store, user, unseen_only=unseen)
+    known = hashalerts.list_hash_alerts(store, user, unseen_only=unseen)
+    record(request, user, "alerts.view", "", {"count": len(found), "hashlist": len(known)})
+    return page(request, "alerts.html", {"alerts": found, "hash_alerts": known, "unseen": unseen})
 
 
 @router.post("/alerts/seen")
 def alerts_seen(
     request: Request, user: Worker, alert_id: Annotated[int | None, Form()] = None
 ) -> Response:
-    watches.mark_seen(store_of(request), user, None if alert_id is None else [alert_id])
+    """One watch alert, or (no id) everything: watch alerts and known-hash matches."""
+    store = store_of(request)
+    watches.mark_seen(store, user, None if alert_id is None else [alert_id])
+    if alert_id is None:
+        hashalerts.mark_seen(store, user)
     return RedirectResponse("/alerts", status_code=303)
 
 
 # ---- audit -----------------------------------------------------------------------------------
+
+AUDIT_CSV_MAX = 100_000
+
+
+def _audit_filters(
+    who: str | None,
+    action: str | None,
+    target: str | None,
+    date_from: str | None,
+    date_to: str | None,
+) -> dict[str, str]:
+    return {
+        "who": (who or "").strip()[:80],
+        "action": (action or "").strip()[:40],
+        "target": (target or "").strip()[:2000],
+        "from": (date_from or "").strip()[:25],
+        "to": (date_to or "").strip()[:25],
+    }
+
+
+def _audit_entries(
+    request: Request, f: dict[str, str], before: int | None, limit: int, max_limit: int = 1000
+) -> list[dict[str, Any]]:
+    return audit.list_entries(
+        store_of(request),
+        user=f["who"] or None,
+        action=f["action"] or None,
+        target=f["target"] or None,
+        date_from=f["from"] or None,
+        date_to=f["to"] or None,
+        before=before,
+        limit=limit,
+        max_limit=max_limit,
+    )
 
 
 @router.get("/audit")
@@ -221,35 +264,58 @@ def audit_page(
     who: str | None = None,
     action: str | None = None,
     target: str | None = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
     before: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:
-    store = store_of(request)
-    entries = audit.list_entries(
-        store,
-        user=who or None,
-        action=action or None,
-        target=target or None,
-        before=before,
-        limit=limit,
-    )
-    record(
-        request,
-        user,
-        "audit.view",
-        "",
-        {"filters": {"user": who, "action": action, "target": target}},
-    )
+    """The trail for auditors and admins: filter by user, action, target and dates."""
+    f = _audit_filters(who, action, target, date_from, date_to)
+    entries = _audit_entries(request, f, before, limit)
+    record(request, user, "audit.view", "", {"filters": {k: v for k, v in f.items() if v}})
     return page(
         request,
         "audit.html",
         {
             "entries": entries,
             "verify": None,
-            "filters": {"who": who or "", "action": action or "", "target": target or ""},
+            "filters": f,
             "limit": limit,
+            "query": urlencode({k: v for k, v in f.items() if v}),
+            "actions": audit.known_actions(store_of(request)),
         },
     )
+
+
+@router.get("/audit/export.csv")
+def audit_export(
+    request: Request,
+    user: Auditor,
+    who: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    date_from: Annotated[str | None, Query(alias="from")] = None,
+    date_to: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
+    """The filtered trail as CSV (newest first, at most AUDIT_CSV_MAX rows); the export itself
+    is audited with its filters, row count and content hash."""
+    import hashlib
+
+    f = _audit_filters(who, action, target, date_from, date_to)
+    entries = _audit_entries(request, f, None, AUDIT_CSV_MAX, AUDIT_CSV_MAX)
+    body = audit.to_csv(entries)
+    record(
+        request,
+        user,
+        "audit.export",
+        "",
+        {
+            "filters": {k: v for k, v in f.items() if v},
+            "rows": len(entries),
+            "sha256": hashlib.sha256(body).hexdigest(),
+        },
+    )
+    return exports.download_response(body, "text/csv; charset=utf-8", "safelight-audit.csv")
 
 
 @router.post("/audit/verify")
@@ -264,8 +330,10 @@ def audit_verify(request: Request, user: Auditor) -> Response:
         {
             "entries": entries,
             "verify": result,
-            "filters": {"who": "", "action": "", "target": ""},
+            "filters": _audit_filters(None, None, None, None, None),
             "limit": 200,
+            "query": "",
+            "actions": audit.known_actions(store),
         },
     )
 
