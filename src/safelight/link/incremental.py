@@ -33,6 +33,7 @@ from safelight.link.known import match_new_photos
 from safelight.link.photos import link_photos
 from safelight.records import PIVOT_KINDS
 from safelight.settings import Settings
+from safelight.store.bulk import insert_rows
 from safelight.store.schema import (
     ad_features,
     ad_networks,
@@ -105,10 +106,9 @@ class TemplateIndex:
                 self.sigs[pk] = np.frombuffer(sig, dtype=np.uint32)
 
     def assign(
-        self, pk: int, sig: np.ndarray, threshold: float
+        self, pk: int, sig: np.ndarray, keys: list[int], threshold: float
     ) -> tuple[int, float, list[int] | None]:
         """(leader, similarity, band keys if the ad starts a new template)."""
-        keys = tpl.band_keys(sig)
         best, best_sim = -1, 0.0
         seen: set[int] = set()
         for key in keys:
@@ -136,23 +136,45 @@ def _assign_templates(
         .where(ad_features.c.ad_pk > watermark)
         .order_by(ad_features.c.ad_pk)
     )
-    member_rows: list[dict[str, Any]] = []
-    band_rows: list[dict[str, Any]] = []
-    for pk, sig_bytes, ntokens in conn.execute(q).all():
-        if ntokens < settings.template_min_tokens:
-            continue
-        sig = np.frombuffer(sig_bytes, dtype=np.uint32)
-        leader, sim, keys = index.assign(pk, sig, settings.template_threshold)
-        member_rows.append({"ad_pk": pk, "leader_pk": leader, "similarity": round(sim, 4)})
-        if keys is not None:
+    member_rows: list[tuple[int, int, float]] = []
+    band_rows: list[tuple[int, int]] = []
+    rows = [r for r in conn.execute(q).all() if r[2] >= settings.template_min_tokens]
+    if not rows:
+        return
+    sigs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint32).reshape(
+        len(rows), tpl.NUM_PERM
+    )
+    all_keys = band_keys_many(sigs).tolist()
+    for (pk, _, _), sig, keys in zip(rows, sigs, all_keys, strict=True):
+        leader, sim, new_keys = index.assign(pk, sig, keys, settings.template_threshold)
+        member_rows.append((pk, leader, round(sim, 4)))
+        if new_keys is not None:
             summary.templates_new += 1
-            band_rows.extend({"band_key": k, "leader_pk": pk} for k in keys)
+            band_rows.extend((k, pk) for k in new_keys)
         else:
             summary.template_members += 1
-    if member_rows:
-        conn.execute(sa.insert(ad_templates), member_rows)
-    if band_rows:
-        conn.execute(sa.insert(template_bands), band_rows)
+    insert_rows(conn, ad_templates, ("ad_pk", "leader_pk", "similarity"), member_rows)
+    insert_rows(conn, template_bands, ("band_key", "leader_pk"), band_rows)
+
+
+_BAND_MULT = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xC2B2AE3D27D4EB4F),
+    np.uint64(0x165667B19E3779F9),
+)
+
+
+def band_keys_many(sigs: np.ndarray) -> np.ndarray:
+    """LSH band keys (n, BANDS) as 63-bit ints: ads sharing a key are template candidates."""
+    r = sigs.reshape(len(sigs), tpl.BANDS, tpl.ROWS).astype(np.uint64)
+    keys = (
+        r[:, :, 0] * _BAND_MULT[0]
+        ^ r[:, :, 1] * _BAND_MULT[1]
+        ^ r[:, :, 2] * _BAND_MULT[2]
+        ^ r[:, :, 3]
+    )
+    keys ^= np.arange(tpl.BANDS, dtype=np.uint64) << np.uint64(56)
+    return (keys & np.uint64(0x7FFFFFFFFFFFFFFF)).astype(np.int64)
 
 
 # ---- steps 3 and 4: selectors, hubs, components --------------------------------------------
@@ -162,8 +184,12 @@ def _pivot_rows(conn: sa.Connection, ad_pks: Sequence[int] | None) -> list[tuple
     base = sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value).where(
         mentions.c.kind.in_(PIVOT_KINDS)
     )
-    if ad_pks is None:
-        return [tuple(r) for r in conn.execute(base)]  # type: ignore[misc]
+    if ad_pks is None:  # a full scan: straight from the driver, without row objects
+        kinds = ", ".join(f"'{k}'" for k in PIVOT_KINDS)  # constants, not data
+        cur = conn.exec_driver_sql(
+            f"SELECT ad_pk, kind, value FROM mentions WHERE kind IN ({kinds})"
+        )
+        return list(cur.cursor.fetchall()) if cur.cursor is not None else []
     out: list[tuple[int, str, str]] = []
     for chunk in _chunks(sorted(ad_pks)):
         out.extend(tuple(r) for r in conn.execute(base.where(mentions.c.ad_pk.in_(chunk))))  # type: ignore[misc]
@@ -318,7 +344,7 @@ def link_new(store: Store, settings: Settings) -> LinkSummary:
                 seeds.update((a, b))
             involved = _close_over_networks(conn, seeds)
         summary.involved_ads = len(involved)
-        _recompute(conn, sorted(involved), full, summary)
+        _recompute(conn, sorted(involved), full, summary, new_rows if full else None)
         _set_watermark(conn, top)
     return summary
 
@@ -351,12 +377,8 @@ def _save_status(
             conn.execute(
                 sa.delete(selectors).where(selectors.c.kind == kind, selectors.c.value.in_(chunk))
             )
-    rows = [
-        {"kind": k, "value": v, "n_ads": n, "groups": g, "hub": hub}
-        for (k, v), (n, g, hub) in sorted(status.items())
-    ]
-    if rows:
-        conn.execute(sa.insert(selectors), rows)
+    rows = [(k, v, n, g, hub) for (k, v), (n, g, hub) in sorted(status.items())]
+    insert_rows(conn, selectors, ("kind", "value", "n_ads", "groups", "hub"), rows)
 
 
 def _close_over_networks(conn: sa.Connection, seeds: set[int]) -> set[int]:
@@ -374,7 +396,13 @@ def _close_over_networks(conn: sa.Connection, seeds: set[int]) -> set[int]:
     return out
 
 
-def _recompute(conn: sa.Connection, involved: list[int], full: bool, summary: LinkSummary) -> None:
+def _recompute(
+    conn: sa.Connection,
+    involved: list[int],
+    full: bool,
+    summary: LinkSummary,
+    pivot_rows: list[tuple[int, str, str]] | None = None,
+) -> None:
     """Connected components over the involved ads; rewrite their network rows."""
     scope = None if full else involved
     inside = set(involved)
@@ -386,7 +414,7 @@ def _recompute(conn: sa.Connection, involved: list[int], full: bool, summary: Li
         )
     }
     first_of: dict[tuple[str, str], int] = {}
-    for pk, kind, value in _pivot_rows(conn, scope):
+    for pk, kind, value in pivot_rows if pivot_rows is not None else _pivot_rows(conn, scope):
         if (kind, value) in hub_keys or pk not in inside:
             continue
         first = first_of.setdefault((kind, value), pk)
@@ -398,49 +426,57 @@ def _recompute(conn: sa.Connection, involved: list[int], full: bool, summary: Li
     edges.extend((a, b) for a, b in _photo_pairs(conn, scope) if a in inside and b in inside)
     root = _components(involved, edges)
 
-    old_ids: set[str] = set()
-    for chunk in _chunks(involved):
-        old_ids.update(
-            conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk)))
-        )
-        conn.execute(sa.delete(ad_networks).where(ad_networks.c.ad_pk.in_(chunk)))
-    for chunk in _chunks(sorted(old_ids)):
-        conn.execute(sa.delete(networks).where(networks.c.id.in_(chunk)))
-    conn.execute(
-        sa.insert(ad_networks), [{"ad_pk": pk, "network_id": f"N{root[pk]}"} for pk in involved]
+    if full:  # every ad is involved: start the network tables afresh
+        conn.execute(sa.delete(ad_networks))
+        conn.execute(sa.delete(networks))
+    else:
+        old_ids: set[str] = set()
+        for chunk in _chunks(involved):
+            old_ids.update(
+                conn.scalars(
+                    sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk))
+                )
+            )
+            conn.execute(sa.delete(ad_networks).where(ad_networks.c.ad_pk.in_(chunk)))
+        for chunk in _chunks(sorted(old_ids)):
+            conn.execute(sa.delete(networks).where(networks.c.id.in_(chunk)))
+    insert_rows(
+        conn, ad_networks, ("ad_pk", "network_id"), [(pk, f"N{root[pk]}") for pk in involved]
     )
     summary.networks_changed = len({root[pk] for pk in involved})
-    _write_summaries(conn, root)
+    _write_summaries(conn, root, full)
 
 
-def _write_summaries(conn: sa.Connection, root: dict[int, int]) -> None:
+def _write_summaries(conn: sa.Connection, root: dict[int, int], full: bool = False) -> None:
     """Size, first/last seen, places and sites of each recomputed network."""
     members: dict[int, list[int]] = defaultdict(list)
     for pk, r in root.items():
         members[r].append(pk)
     now = utcnow()
     facts: dict[int, tuple[str | None, str | None, str]] = {}
-    for chunk in _chunks(sorted(root)):
-        q = sa.select(ads.c.pk, ads.c.posted_at, ads.c.place, ads.c.site).where(ads.c.pk.in_(chunk))
+    cols = sa.select(ads.c.pk, ads.c.posted_at, ads.c.place, ads.c.site)
+    for chunk in [None] if full else _chunks(sorted(root)):
+        q = cols if chunk is None else cols.where(ads.c.pk.in_(chunk))
         for pk, posted, place, site in conn.execute(q):
             facts[pk] = (posted, place, site)
     rows = []
     for r, pks in members.items():
         dates = sorted(d for d, _, _ in (facts[p] for p in pks) if d)
-        rows.append(
-            {
-                "id": f"N{r}",
-                "size": len(pks),
-                "first_seen": dates[0] if dates else None,
-                "last_seen": dates[-1] if dates else None,
-                "places": json.dumps(sorted({facts[p][1] for p in pks if facts[p][1]})),
-                "sites": json.dumps(sorted({facts[p][2] for p in pks if facts[p][2]})),
-                "updated_at": now,
-                "max_ad_pk": max(pks),
-            }
-        )
-    for chunk in _chunks(rows, 2000):
-        conn.execute(sa.insert(networks), list(chunk))
+        places = json.dumps(sorted({facts[p][1] for p in pks if facts[p][1]}))
+        sites = json.dumps(sorted({facts[p][2] for p in pks if facts[p][2]}))
+        first, last = (dates[0], dates[-1]) if dates else (None, None)
+        rows.append((f"N{r}", len(pks), first, last, places, sites, now, max(pks)))
+    columns = (
+        "id",
+        "size",
+        "first_seen",
+        "last_seen",
+        "places",
+        "sites",
+        "updated_at",
+        "max_ad_pk",
+    )
+    insert_rows(conn, networks, columns, rows)
 
 
 def _set_watermark(conn: sa.Connection, value: int) -> None:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from safelight.link.photo_index import PhotoIndex, hex_to_codes
 from safelight.settings import Settings
+from safelight.store.bulk import insert_rows
 from safelight.store.schema import links, photos
 
 EXACT_LIMIT = 300_000
@@ -81,12 +82,37 @@ def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
             continue
         if dist < best.get(key, 10**9):
             best[key] = dist
-    if best:
-        conn.execute(
-            sa.insert(links),
-            [
-                {"ad_a": a, "ad_b": b, "kind": "photo", "evidence": json.dumps({"distance": dist})}
-                for (a, b), dist in sorted(best.items())
-            ],
-        )
-    return len(best)
+    kept = _spanning(conn, best)
+    insert_rows(
+        conn,
+        links,
+        ("ad_a", "ad_b", "kind", "evidence"),
+        [(a, b, "photo", json.dumps({"distance": d})) for a, b, d in kept],
+    )
+    return len(kept)
+
+
+def _spanning(conn: sa.Connection, best: dict[tuple[int, int], int]) -> list[tuple[int, int, int]]:
+    """The links that join photo groups not joined yet, closest first: a spanning forest.
+
+    Reused photos make every ad of a network near every other (n² pairs); the forest keeps
+    the same connected groups with one link per ad, each still carrying its own distance."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    for a, b in conn.execute(sa.select(links.c.ad_a, links.c.ad_b).where(links.c.kind == "photo")):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    kept = []
+    for (a, b), d in sorted(best.items(), key=lambda kv: (kv[0][1], kv[1], kv[0][0])):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            kept.append((a, b, d))
+    return kept

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,6 +36,9 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 
 _WORD = re.compile(r"[^\W\d_]+|\d+|⟨\w+⟩", re.UNICODE)
+# ASCII characters that no `_WORD` match holds (all but letters, digits and "_"), as bytes.
+_NON_WORD = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) == "_"))
+_BLANK = bytes.maketrans(_NON_WORD, b" " * len(_NON_WORD))
 SLOT_OF_KIND = {
     "phone": "⟨phone⟩",
     "email": "⟨email⟩",
@@ -64,9 +68,31 @@ def masked_text(text: str, mentions: Sequence[Mention]) -> str:
 
 
 def template_tokens(text: str, mentions: Sequence[Mention]) -> list[str]:
-    """Lower-case words of the masked text; numbers become '#' so counts and sizes don't matter."""
-    words = _WORD.findall(masked_text(text, mentions).lower())
-    return ["#" if w[0].isdigit() else w for w in words]
+    """Lower-case words of the masked text; numbers become '#' so counts and sizes don't matter.
+
+    The words are `_WORD`'s matches. No match holds an ASCII character that is not a letter,
+    digit or "_", nor white space, so the text is blanked at those (one C pass over its
+    UTF-8 bytes) and split; the pieces that are plain words or plain numbers (nearly all)
+    need no regex at all, which makes this several times faster than one `findall`.
+    """
+    low = masked_text(text, mentions).lower()
+    blanked = low.encode("utf-8", "surrogatepass").translate(_BLANK).decode("utf-8", "surrogatepass")
+    out: list[str] = []
+    append = out.append
+    for piece in blanked.split():
+        if piece.isalpha():
+            append(piece)
+        elif piece.isdecimal():
+            append("#")
+        else:
+            out.extend(_piece_words(piece))
+    return out
+
+
+@lru_cache(maxsize=8192)
+def _piece_words(piece: str) -> tuple[str, ...]:
+    """The words of one blank-free piece ("⟨phone⟩", "6pm", "✨"), numbers as '#'."""
+    return tuple("#" if w[0].isdigit() else w for w in _WORD.findall(piece))
 
 
 def signature(tokens: Sequence[str]) -> np.ndarray | None:
