@@ -151,7 +151,7 @@ def _pages_showing_the_ads(served: SimpleNamespace) -> list[str]:
         f"/lookup?value={quote(PHONE)}",
     ]
     urls += [f"/entities/phone/{quote(PHONE_E164)}", "/networks", f"/cases/{case['id']}"]
-    urls += [f"/cases/{case['id']}/export.html"]
+    served.report = api.get(f"/cases/{case['id']}/export.html").text  # opened from disk later
     urls += [f"/ads/{quote(a['id'], safe='')}" for a in ads]
     urls += ["/entities/email/xss1%40example.com"]
     if net_id:
@@ -200,6 +200,14 @@ def test_hostile_payloads_never_run_anywhere(served, tmp_path: Path) -> None:  #
                 page.locator("details summary").nth(n).click()
             seen.violations += [f"{url}: {v}" for v in page.evaluate("window.__csp || []")]
             assert page.evaluate("typeof window.__xss") == "undefined", url
+        # the exported report is opened from disk, away from our headers: escaping alone holds
+        report = tmp_path / "report.html"
+        report.write_text(served.report, encoding="utf-8")
+        assert "Sweet visitor" in served.report or "xss-" in served.report
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("typeof window.__xss") == "undefined", "report"
+        seen.violations += [f"report: {v}" for v in page.evaluate("window.__csp || []")]
         context.close()
         browser.close()
     assert seen.dialogs == [] and seen.errors == [], (seen.dialogs, seen.errors)

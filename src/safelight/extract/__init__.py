@@ -6,13 +6,15 @@ overlaps (a phone's digits are not also an age or a price; an email's host is no
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from safelight.extract.ages import find_ages
 from safelight.extract.emails import find_emails
 from safelight.extract.handles import find_handles
 from safelight.extract.names import find_names
 from safelight.extract.payments import find_payments
 from safelight.extract.phones import find_phones
-from safelight.extract.places import find_places, place_of_location
+from safelight.extract.places import find_places, location_label
 from safelight.extract.prices import find_prices
 from safelight.extract.urls import find_urls
 from safelight.records import MENTION_KINDS, Ad, Mention
@@ -53,16 +55,19 @@ def extract_text(text: str, region: str = "US", location: str = "") -> dict[str,
     }
     taken: list[tuple[int, int, str]] = []
     for kind in _PRECEDENCE:
-        kept = []
-        for m in found[kind]:
-            if any(
-                m.start < end and start < m.end and (kind, other) not in _NESTING
-                for start, end, other in taken
-            ):
-                continue
-            kept.append(m)
-        found[kind] = kept
-        taken.extend((m.start, m.end, kind) for m in kept)
+        kept = found[kind]
+        if not kept:
+            continue
+        if taken:
+            kept = found[kind] = [
+                m
+                for m in kept
+                if not any(
+                    m.start < end and start < m.end and (kind, other) not in _NESTING
+                    for start, end, other in taken
+                )
+            ]
+        taken += [(m.start, m.end, kind) for m in kept]
     return {kind: found[kind] for kind in MENTION_KINDS}
 
 
@@ -75,6 +80,8 @@ def extract_ad(ad: Ad, region: str = "US") -> list[Mention]:
     """All mentions of an ad: its text, then its structured fields (spans -1: not in the text)."""
     by_kind = extract_text(ad.text, region, ad.location)
     out = [m for kind in MENTION_KINDS for m in by_kind[kind]]
+    if not ad.structured:
+        return out
     seen = {(m.kind, str(m.value)) for m in out}
     for field, value in ad.structured.items():
         if value in (None, ""):
@@ -82,11 +89,21 @@ def extract_ad(ad: Ad, region: str = "US") -> list[Mention]:
         for m in _structured(field, str(value), region):
             if (m.kind, str(m.value)) not in seen:
                 seen.add((m.kind, str(m.value)))
-                out.append(m)
+                out.append(_copy(m))
     return out
 
 
-def _structured(field: str, value: str, region: str) -> list[Mention]:
+def _copy(m: Mention) -> Mention:
+    """A fresh Mention equal to `m` (lists in `detail` copied too), so a memoised one is never
+    shared between ads."""
+    detail = {k: list(v) if isinstance(v, list) else v for k, v in m.detail.items()}
+    return Mention(m.kind, m.value, m.raw, m.start, m.end, m.confidence, m.obfuscated, detail)
+
+
+@lru_cache(maxsize=4096)
+def _structured(field: str, value: str, region: str) -> tuple[Mention, ...]:
+    """The mentions of one structured field (memoised: a poster's phone, age and name recur
+    across their ads; callers copy what they keep)."""
     finders = {
         "phone": lambda v: find_phones(v, region),
         "email": find_emails,
@@ -94,27 +111,27 @@ def _structured(field: str, value: str, region: str) -> list[Mention]:
         "name": find_names,
     }
     if field == "age" and value.strip().isdigit():
-        return [Mention("age", int(value.strip()), value, -1, -1, detail={"field": field})]
+        return (Mention("age", int(value.strip()), value, -1, -1, detail={"field": field}),)
     if field == "name" and value.strip():
         name = value.strip()[:80]
-        return [Mention("name", name, value, -1, -1, detail={"field": field})]
+        return (Mention("name", name, value, -1, -1, detail={"field": field}),)
     finder = finders.get(field)
     if finder is None:
-        return []
+        return ()
     out = []
     for m in finder(value):
         m.start = m.end = -1
         m.detail = {**m.detail, "field": field}
         out.append(m)
-    return out
+    return tuple(out)
 
 
 def place_of_ad(ad: Ad, mentions: list[Mention]) -> str | None:
     """The posting place: the location field when it names one, else the first place in text."""
     if ad.location:
-        m = place_of_location(ad.location)
-        if m is not None:
-            return str(m.value)
+        label = location_label(ad.location)
+        if label is not None:
+            return label
     for m in mentions:
         if m.kind == "place":
             return str(m.value)

@@ -64,6 +64,40 @@ def lowered(text: str) -> str:
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
+_ASCII_BYTES = bytes(range(128))
+
+
+@lru_cache(maxsize=16)
+def wide_chars(text: str) -> frozenset[str]:
+    """The distinct non-ASCII characters of a text (none for ASCII text), for pre-checks.
+
+    Most ads hold a few emoji and nothing else beyond ASCII; knowing which characters those
+    are lets an extractor skip its Unicode handling. The ASCII bytes are deleted from the
+    UTF-8 (they never occur inside a multi-byte character) in one C pass.
+    """
+    if text.isascii():
+        return frozenset()
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    return frozenset(rest.decode("utf-8", "surrogatepass"))
+
+
+# ASCII digits to "0", every other byte to " ": runs of "0" are then found by a literal scan,
+# several times faster than a character-class regex over a str.
+_DIGITS_TO_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_ZERO_RUN = re.compile(rb"00*")
+
+
+@lru_cache(maxsize=16)
+def digit_runs(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each run of ASCII digits in `text`, in order (`[0-9]+` matches).
+
+    Phones, ages and prices all start from the digits of the same ad, so this is computed once
+    per text. Encoding with "replace" keeps one byte per character, so offsets are the text's.
+    """
+    marked = text.encode("ascii", "replace").translate(_DIGITS_TO_ZERO)
+    return tuple(m.span() for m in _ZERO_RUN.finditer(marked))
+
+
 _ASCII_SEPARATORS = b'!"#$%&()*+,./:;<=>?@[\\]^`{|}~-\t\n\r\x0b\x0c'
 _ASCII_TO_SPACE = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
 _OTHER_SEPARATORS = (

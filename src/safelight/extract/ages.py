@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from safelight.extract._common import add_free, load, lowered, word_set, words
+from safelight.extract._common import add_free, digit_runs, load, lowered, word_set, words
 from safelight.records import Mention
 
 MIN_AGE, MAX_AGE = 12, 80
 
-_DIGITS = re.compile(r"[0-9]+")
 # The character before an age is none of these (prices, decimals, times, dates, phones...).
 _BAD_BEFORE = frozenset("$€£.,:/'#+-_")  # "(" is checked apart: "Jade (19)"
 # Right after a number: more digits of a decimal, time, date, range or phone; or a symbol.
@@ -141,14 +140,15 @@ def _years_kind(low: str, m: re.Match[str], start: int, t: _Tables) -> tuple[flo
     return 0.7, "years"
 
 
-def _digit_ages(text: str, low: str, t: _Tables, found: _Found) -> None:
-    for d in _DIGITS.finditer(low):
-        start, end = d.span()
+def _digit_ages(
+    text: str, low: str, runs: tuple[tuple[int, int], ...], t: _Tables, found: _Found
+) -> None:
+    for start, end in runs:
         if end - start > 2 or (
             start and (low[start - 1] in _BAD_BEFORE or low[start - 1].isalnum())
         ):
             continue
-        value = int(d.group())
+        value = int(low[start:end])
         years = _YEARS.match(low, end)
         if years:
             kind = _years_kind(low, years, start, t)
@@ -209,8 +209,9 @@ def find_ages(text: str) -> list[Mention]:
     low = lowered(text)
     t = _tables()
     found = _Found(text)
-    if _DIGITS.search(low):
-        _digit_ages(text, low, t, found)
+    runs = digit_runs(text)  # the `[0-9]+` runs of `low` too: lower-casing keeps digits
+    if runs:
+        _digit_ages(text, low, runs, t, found)
     if not t.number_words.isdisjoint(word_set(low)):
         digits, found.out = found.out, []
         for m in t.word_re.finditer(low):

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from functools import cache, lru_cache
 
-from safelight.extract._common import load, lowered
+from safelight.extract._common import digit_runs, load, lowered, wide_chars, word_set
 
 # Piece kinds. A piece is a plain tuple (kind, start, end, digits, weak, tricks):
 # `digits` the ASCII digits it stands for, `weak` how many of them are look-alike letters.
@@ -223,6 +223,41 @@ def classify_letters(run: str) -> tuple[int, str, int]:
     return WORD, "".join(digits), weak
 
 
+def _numeric_chars(c: str) -> bool:
+    """A non-ASCII character `_NUMERIC` may take in: a digit of another script or a
+    digit-like symbol, a keycap mark or variation selector, a currency sign."""
+    return _ANY_DIGIT.match(c) is not None or c in _WIDE_NUMERIC
+
+
+_WIDE_NUMERIC = frozenset("€£¥₹¢" + _KEYCAP + _VS16)
+
+
+@lru_cache(maxsize=16)
+def _ascii_numeric(text: str) -> bool:
+    """`_NUMERIC` finds nothing in `text` beyond ASCII digit runs, "$" and "%": no "|"
+    joins digits, no digit is written in another script, no keycap or currency sign."""
+    return "|" not in text and not any(map(_numeric_chars, wide_chars(text)))
+
+
+def _numeric_spans(text: str) -> list[Span]:
+    """The spans of `_NUMERIC` in `text`: digit runs (with keycaps, other scripts, "|") and
+    price marks. Most ads write plain ASCII digits: then the text's shared digit runs and a
+    search for "$" and "%" give the same spans without a regex over the whole text."""
+    if not _ascii_numeric(text):
+        return [m.span() for m in _NUMERIC.finditer(text)]
+    nums = list(digit_runs(text))
+    marks = False
+    for mark in "$%":
+        k = text.find(mark)
+        while k >= 0:
+            nums.append((k, k + 1))
+            marks = True
+            k = text.find(mark, k + 1)
+    if marks:
+        nums.sort()
+    return nums
+
+
 def strong_enough(text: str, need: int, need_with_lookalikes: int) -> bool:
     """Cheap test: could the text hold a phone number? Most ads without one fail it.
 
@@ -230,7 +265,10 @@ def strong_enough(text: str, need: int, need_with_lookalikes: int) -> bool:
     look-alike letter touches a digit ("3I2-555-OlO2"). Counts substrings, so it over-counts
     ("phone" holds "one"): it may say yes wrongly, never no wrongly.
     """
-    n = sum(map(text.count, _ASCII_DIGITS)) if text.isascii() else len(_ANY_DIGIT.findall(text))
+    if text.isascii() or not any(_ANY_DIGIT.match(c) for c in wide_chars(text)):
+        n = sum(e - s for s, e in digit_runs(text))  # every digit is an ASCII one
+    else:
+        n = len(_ANY_DIGIT.findall(text))
     if n >= need:
         return True
     low = text.lower()
@@ -243,6 +281,38 @@ def strong_enough(text: str, need: int, need_with_lookalikes: int) -> bool:
 
 Span = tuple[int, int]
 
+# Memo of which number words each word of an ad holds ("phone" holds "one"), and the words
+# known to hold none: ads share most of their words, so a text's number words are found
+# from its few unfamiliar words. Bounded; a memo, so the answers never depend on it.
+_WORDS_OF: dict[str, tuple[str, ...]] = {}
+_NO_WORDS: set[str] = set()
+_MEMO_MAX = 200_000
+
+
+def _number_words(low: str) -> list[str]:
+    """The number words (`_precheck_words`) that occur anywhere in `low`, a lower-cased text.
+
+    A number word is all letters, so wherever it occurs it lies inside one word of the
+    text's word set (which splits only at spaces and punctuation)."""
+    found: list[str] = []
+    rest = word_set(low) - _NO_WORDS
+    if not rest:
+        return found
+    memo = _WORDS_OF
+    for word in rest:
+        held = memo.get(word)
+        if held is None:
+            held = tuple(w for w in _precheck_words() if w in word)
+            if len(memo) >= _MEMO_MAX or len(_NO_WORDS) >= _MEMO_MAX:
+                memo.clear()
+                _NO_WORDS.clear()
+            if not held:
+                _NO_WORDS.add(word)
+                continue
+            memo[word] = held
+        found.extend(held)
+    return found
+
 
 def windows(text: str, need: int, low: str | None = None) -> list[tuple[int, int, list[Span]]]:
     """Stretches of `text` holding at least `need` digits and number words close together,
@@ -253,15 +323,17 @@ def windows(text: str, need: int, low: str | None = None) -> list[tuple[int, int
     it, is one window. Ages, prices and years standing alone get no window. `low`: the text
     lower-cased with offsets kept (`_common.lowered`), when the caller has it.
     """
-    nums = [m.span() for m in _NUMERIC.finditer(text)]
+    nums = _numeric_spans(text)
     anchors = [(s, e, 0 if text[s] in _MARKS else e - s) for s, e in nums]
     if low is None:
         low = lowered(text)
-    for word in _precheck_words():
-        k = low.find(word)
+    find = low.find
+    for word in dict.fromkeys(_number_words(low)):
+        size = len(word)
+        k = find(word)
         while k >= 0:
-            anchors.append((k, k + len(word), 1))
-            k = low.find(word, k + 1)
+            anchors.append((k, k + size, 1))
+            k = find(word, k + 1)
     if not anchors:
         return []
     anchors.sort()
@@ -270,7 +342,8 @@ def windows(text: str, need: int, low: str | None = None) -> list[tuple[int, int
     cs, ce, weight = anchors[0]
     for s, e, w in anchors[1:]:
         if s - ce <= FAR:
-            ce = max(ce, e)
+            if e > ce:
+                ce = e
             weight += w
             continue
         if weight >= need:

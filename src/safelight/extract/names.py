@@ -20,6 +20,7 @@ _BEFORE_NAME = re.compile(
     r"(?<![\w'’-])(?P<name>[^\W\d_](?:[^\W\d_]|['’](?=[^\W\d_])|-(?=[^\W\d_])){1,19}+)"
     r"(?P<sep>[ \t]{1,2}|)$"
 )
+_SPACES = re.compile(r"\s+")
 _COMMA_AGE = re.compile(r",[ \t]?[1-8][0-9](?![0-9])")
 _STRONG = frozenset(
     {
@@ -43,7 +44,10 @@ class _Tables:
     signoff_re: re.Pattern[str]
     stop: frozenset[str]
     cues: tuple[tuple[str, tuple[str, ...]], ...]  # (first word, spellings) of each cue
+    # first word -> (the cue's inner words, one spelling) for each spelling of a cue
+    cue_index: dict[str, tuple[tuple[frozenset[str], str], ...]]
     tails: tuple[str, ...]
+    tail_keys: tuple[str, ...]  # tails holding no other tail: one of them is in any text
     after: tuple[tuple[str, str], ...]  # (first word, phrase) of each phrase after a name
 
 
@@ -61,12 +65,22 @@ def _tables() -> _Tables:
     tails = "|".join(re.escape(t) for t in data["signoff_tails"])
     signoff_re = re.compile(rf"[-–—~]{{1,2}}[ \t]*{_NAME}[ \t]*(?i:{tails})(?![\w])")
     spelled = tuple((c.split()[0], (c, c.replace("'", "’")) if "'" in c else (c,)) for c in cues)
+    index: dict[str, list[tuple[frozenset[str], str]]] = {}
+    for first, spellings in spelled:
+        for spelling in spellings:
+            # A cue's inner words stand between single spaces, so the text's word set holds
+            # them wherever the cue stands (its first and last words may touch an emoji).
+            inner = frozenset(w for w in spelling.split()[1:-1] if w.isascii() and w.isalpha())
+            index.setdefault(first, []).append((inner, spelling))
+    tails = tuple(str(t).lower() for t in data["signoff_tails"])
     return _Tables(
         cue_re,
         signoff_re,
         words("names.yaml", "common_words") | words("names.yaml", "contractions"),
         spelled,
-        tuple(str(t).lower() for t in data["signoff_tails"]),
+        {k: tuple(v) for k, v in index.items()},
+        tails,
+        tuple(t for t in tails if not any(o != t and o in t for o in tails)),
         tuple((str(a).split()[0], str(a).lower()) for a in data["after_cues"]),
     )
 
@@ -127,13 +141,12 @@ def find_names(text: str) -> list[Mention]:
     t = _tables()
     low = lowered(text)
     here = word_set(low)
-    starts = {
-        i
-        for first, spellings in t.cues
-        if first in here
-        for spelling in spellings
-        for i in standalone(low, spelling)
-    }
+    starts: set[int] = set()
+    index = t.cue_index
+    for first in here.intersection(index):
+        for inner, spelling in index[first]:
+            if spelling in low and inner <= here:
+                starts.update(standalone(low, spelling))
     out: list[Mention] = []
     for i in sorted(starts):
         m = t.cue_re.match(text, i)
@@ -142,13 +155,13 @@ def find_names(text: str) -> list[Mention]:
         name = m.group("name")
         if not _accept(name, t.stop):
             continue
-        cue = re.sub(r"\s+", " ", m.group("cue").lower().replace("’", "'"))
+        cue = _SPACES.sub(" ", m.group("cue").lower().replace("’", "'"))
         conf = 0.9 if cue in _STRONG else 0.7
         if name.isupper() and len(name) > 1:
             conf -= 0.1
         start, end = m.span("name")
         out.append(Mention("name", _norm(name), name, start, end, conf, detail={"cue": cue}))
-    if any(tail in low for tail in t.tails):
+    if any(map(low.__contains__, t.tail_keys)):
         signed = []
         for m in _signoffs(text, t):
             name = m.group("name")

@@ -14,7 +14,15 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
-from safelight.extract._common import add_free, load, lowered, standalone, word_set, words
+from safelight.extract._common import (
+    add_free,
+    load,
+    lowered,
+    standalone,
+    wide_chars,
+    word_set,
+    words,
+)
 from safelight.records import Mention
 
 MIN_POPULATION = 15_000
@@ -51,6 +59,9 @@ class City:
 class _Gazetteer:
     cities: dict[str, tuple[City, ...]] = field(default_factory=dict)
     first: dict[str, int] = field(default_factory=dict)  # first word -> most words in a key
+    # every start of two or more words of a key ("salt lake", "salt lake city"): a name is
+    # followed word by word only while it can still become a key
+    prefixes: frozenset[str] = frozenset()
     regions: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     region_first: set[str] = field(default_factory=set)
     codes: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
@@ -144,9 +155,12 @@ def _gazetteer() -> _Gazetteer:
             index[key_of(str(alias))] = [target_city]
             alias_keys.add(key_of(str(alias)))
     g.cities = {k: tuple(sorted(v, key=lambda c: -c.population)) for k, v in index.items()}
+    prefixes: set[str] = set()
     for k in g.cities:
         parts = k.split(" ")
         g.first[parts[0]] = max(g.first.get(parts[0], 0), len(parts))
+        prefixes.update(" ".join(parts[:n]) for n in range(2, len(parts) + 1))
+    g.prefixes = frozenset(prefixes)
 
     names: dict[str, list[tuple[str, str]]] = {}
     codes: dict[str, list[tuple[str, str]]] = {}
@@ -308,7 +322,11 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
     low = lowered(text)
     here = word_set(low)
     first = g.first
-    wide = [w for w in here if not w.isascii()] if not low.isascii() else []
+    # Words beyond ASCII matter only when the text has a non-ASCII letter or an accented
+    # character, not just emoji.
+    chars = wide_chars(low)
+    accented = any(_ACCENTED.match(c) for c in chars)
+    wide = [w for w in here if not w.isascii()] if accented or any(c.isalnum() for c in chars) else []
     if relaxed:
         found = [w for w in first.keys() & here if len(w) > 1]
     else:
@@ -333,7 +351,7 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
         ]
     found += [w for w in _CANON if w in here and _CANON[w] in first]
     odd: list[str] = []  # words whose key differs from the word: accents, "Tampa's"
-    if any(_ACCENTED.search(w) for w in wide):  # every letter of the text is in some word
+    if accented:
         odd += wide
     if "'" in low or "’" in low:
         odd += [w for w in here if "'" in w]
@@ -360,12 +378,21 @@ def _scan(text: str, bias: list[tuple[str, str]], relaxed: bool) -> list[Mention
         longest = g.first.get(key0)
         if longest is None:
             continue
-        end0 = start + len(word)
-        toks: list[_Tok] = [(word, start, end0, key0)]
-        if longest > 1:
-            toks += _following(text, end0, min(longest, _MAX_NGRAM) - 1)
+        end = start + len(word)
+        toks: list[_Tok] = [(word, start, end, key0)]
+        keys = [key0]  # keys[n - 1]: the key of the first n tokens
+        limit = min(longest, _MAX_NGRAM)
+        while len(toks) < limit and (m := _NEXT.match(text, end)) is not None:
+            nxt = m.group(1)
+            norm = _norm_token(nxt)
+            key = f"{keys[-1]} {norm}"
+            if key not in g.prefixes:
+                break  # no key goes on this way: longer names are impossible
+            end = m.end(1)
+            toks.append((nxt, m.start(1), end, norm))
+            keys.append(key)
         for n in range(len(toks), 0, -1):
-            key = " ".join(t[3] for t in toks[:n])
+            key = keys[n - 1]
             cands = g.cities.get(key)
             if cands:
                 found = _judge(text, toks[:n], key, cands, bias, relaxed, g)
@@ -456,3 +483,10 @@ def place_of_location(location: str) -> Mention | None:
     if not found:
         return None
     return max(found, key=lambda m: m.confidence)
+
+
+@lru_cache(maxsize=4096)
+def location_label(location: str) -> str | None:
+    """The label ("City, ST") of `place_of_location` (memoised: ads repeat their location)."""
+    m = place_of_location(location)
+    return None if m is None else str(m.value)

@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from safelight.extract._common import load, lowered
+from safelight.extract._common import digit_runs, load, lowered
 from safelight.records import Mention
 
 _NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*+(?:\.[0-9]{1,2})?+")
-_DIGIT = re.compile(r"[0-9]")
 _NOT_A_PRICE = re.compile(r"[ \t]?(?:am|pm|a\.m|p\.m)\b|:[0-9]|[ .\-][0-9]{3,4}(?![0-9])")
 _PHONE_BEFORE = re.compile(r"[0-9][ .\-]?$")
 _BAD_BEFORE = frozenset(".,:/-_#%")
@@ -84,14 +83,23 @@ def _unit_before(low: str, lo: int, hi: int, t: _Tables) -> tuple[int, str] | No
 
 def find_prices(text: str) -> list[Mention]:
     """Every price with its unit (hour, half_hour, quarter_hour, visit, night or None)."""
-    low = lowered(text)
-    if not _DIGIT.search(low):
+    runs = digit_runs(text)  # the `[0-9]+` runs of `low` too: lower-casing keeps digits
+    if not runs:
         return []
+    low = lowered(text)
     t = _tables()
     out: list[Mention] = []
     done = 0
-    for m in _NUMBER.finditer(low):
+    number = _NUMBER.match
+    pos = 0  # where `_NUMBER.finditer(low)` would search next: each match starts at a digit
+    for run_start, run_end in runs:
+        if run_end <= pos:
+            continue
+        m = number(low, run_start if run_start >= pos else pos)
+        if m is None:  # cannot happen: the match starts on a digit
+            continue
         s, e = m.span()
+        pos = e
         if s < done or len(m.group().split(".")[0].replace(",", "")) > 5:
             continue
         before = low[s - 1] if s else " "

@@ -87,7 +87,7 @@ def triage(
             else q.where(triage_status.c.status.is_(None))
         )
     if place:
-        q = q.where(networks.c.places.like(f'%"{place}"%'))
+        q = q.where(networks.c.places.contains(f'"{place}"', autoescape=True))
     items: list[dict[str, Any]] = []
     with store.engine.connect() as conn:
         for row in conn.execute(q.limit(limit * 4 + 50)):

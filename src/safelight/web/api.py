@@ -16,7 +16,16 @@ from starlette.responses import Response
 from safelight.cases import audit, cases, exports, hashalerts, watches
 from safelight.cases.cases import NotFound
 from safelight.web import queries
-from safelight.web.deps import csrf_guard, current_user, need, record, settings_of, store_of
+from safelight.web.deps import (
+    MAX_DB_ID,
+    DbId,
+    csrf_guard,
+    current_user,
+    need,
+    record,
+    settings_of,
+    store_of,
+)
 from safelight.web.pages import query_limit
 
 router = APIRouter(prefix="/api", dependencies=[Depends(csrf_guard)])
@@ -64,7 +73,7 @@ class WatchIn(BaseModel):
 
 
 class SeenIn(BaseModel):
-    ids: list[int] | None = None
+    ids: list[DbId] | None = Field(None, max_length=1000)
 
 
 def _missing(what: str) -> JSONResponse:
@@ -202,7 +211,7 @@ def get_entity(request: Request, user: Viewer, kind: str, value: str) -> Any:
 def networks(
     request: Request,
     user: Viewer,
-    min_size: Annotated[int, Query(ge=2)] = 2,
+    min_size: Annotated[int, Query(ge=2, le=MAX_DB_ID)] = 2,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     found = queries.list_networks(store_of(request), min_size=min_size, limit=limit)
@@ -242,12 +251,12 @@ def create_case(request: Request, user: Worker, body: CaseIn) -> dict[str, Any]:
 
 
 @router.get("/cases/{case_id}")
-def get_case(request: Request, user: Worker, case_id: int) -> dict[str, Any]:
+def get_case(request: Request, user: Worker, case_id: DbId) -> dict[str, Any]:
     return cases.get_case(store_of(request), case_id, user)
 
 
 @router.patch("/cases/{case_id}")
-def update_case(request: Request, user: Worker, case_id: int, body: CasePatch) -> dict[str, Any]:
+def update_case(request: Request, user: Worker, case_id: DbId, body: CasePatch) -> dict[str, Any]:
     return cases.update_case(
         store_of(request),
         case_id,
@@ -260,36 +269,36 @@ def update_case(request: Request, user: Worker, case_id: int, body: CasePatch) -
 
 
 @router.post("/cases/{case_id}/items", status_code=201)
-def add_item(request: Request, user: Worker, case_id: int, body: ItemIn) -> dict[str, Any]:
+def add_item(request: Request, user: Worker, case_id: DbId, body: ItemIn) -> dict[str, Any]:
     return cases.add_item(store_of(request), case_id, user, body.kind, body.ref, body.label)
 
 
 @router.delete("/cases/{case_id}/items/{item_id}", status_code=204)
-def remove_item(request: Request, user: Worker, case_id: int, item_id: int) -> Response:
+def remove_item(request: Request, user: Worker, case_id: DbId, item_id: DbId) -> Response:
     cases.remove_item(store_of(request), case_id, user, item_id)
     return Response(status_code=204)
 
 
 @router.get("/cases/{case_id}/notes")
-def list_notes(request: Request, user: Worker, case_id: int) -> dict[str, Any]:
+def list_notes(request: Request, user: Worker, case_id: DbId) -> dict[str, Any]:
     case = cases.get_case(store_of(request), case_id, user, audited=False)
     return {"notes": case["notes"]}
 
 
 @router.post("/cases/{case_id}/notes", status_code=201)
-def add_note(request: Request, user: Worker, case_id: int, body: NoteIn) -> dict[str, Any]:
+def add_note(request: Request, user: Worker, case_id: DbId, body: NoteIn) -> dict[str, Any]:
     return cases.add_note(store_of(request), case_id, user, body.text)
 
 
 @router.post("/cases/{case_id}/members", status_code=201)
-def add_member(request: Request, user: Worker, case_id: int, body: MemberIn) -> dict[str, Any]:
+def add_member(request: Request, user: Worker, case_id: DbId, body: MemberIn) -> dict[str, Any]:
     cases.add_member(store_of(request), case_id, user, body.name)
     return {"members": cases.get_case(store_of(request), case_id, user, audited=False)["members"]}
 
 
 @router.get("/cases/{case_id}/export")
 def export_case(
-    request: Request, user: Worker, case_id: int, format: Literal["html", "pdf", "zip"] = "zip"
+    request: Request, user: Worker, case_id: DbId, format: Literal["html", "pdf", "zip"] = "zip"
 ) -> Response:
     """The case report (HTML, PDF) or data bundle (ZIP of CSV + JSON with a manifest)."""
     body, media, filename = exports.export_case(store_of(request), case_id, user, format)
@@ -313,7 +322,7 @@ def add_watch(request: Request, user: Worker, body: WatchIn) -> dict[str, Any]:
 
 
 @router.delete("/watches/{watch_id}", status_code=204)
-def delete_watch(request: Request, user: Worker, watch_id: int) -> Response:
+def delete_watch(request: Request, user: Worker, watch_id: DbId) -> Response:
     if not watches.delete_watch(store_of(request), user, watch_id):
         raise NotFound(f"no watch {watch_id}")
     return Response(status_code=204)
@@ -360,7 +369,7 @@ def audit_log(
     who: str | None = None,
     action: str | None = None,
     target: str | None = None,
-    before: int | None = None,
+    before: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     entries = audit.list_entries(

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from safelight.cases import audit, cases, exports, hashalerts, users, watches
-from safelight.web.deps import csrf_guard, is_htmx, need, page, record, settings_of, store_of
+from safelight.web.deps import DbId, csrf_guard, is_htmx, need, page, record, settings_of, store_of
 from safelight.web.render import urlpart
 
 router = APIRouter(dependencies=[Depends(csrf_guard)], include_in_schema=False)
@@ -58,7 +58,7 @@ def create_case(
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, user: Worker, case_id: int) -> Response:
+def case_page(request: Request, user: Worker, case_id: DbId) -> Response:
     store = store_of(request)
     case = cases.get_case(store, case_id, user)
     return page(
@@ -80,7 +80,7 @@ def case_page(request: Request, user: Worker, case_id: int) -> Response:
 def add_item(
     request: Request,
     user: Worker,
-    case_id: int,
+    case_id: DbId,
     kind: Annotated[str, Form()],
     ref: Annotated[str, Form()],
     label: Annotated[str, Form()] = "",
@@ -96,7 +96,7 @@ def add_item(
 def add_item_to(
     request: Request,
     user: Worker,
-    case_id: Annotated[int, Form()],
+    case_id: Annotated[DbId, Form()],
     kind: Annotated[str, Form()],
     ref: Annotated[str, Form()],
     label: Annotated[str, Form()] = "",
@@ -106,14 +106,14 @@ def add_item_to(
 
 
 @router.post("/cases/{case_id}/items/{item_id}/delete")
-def remove_item(request: Request, user: Worker, case_id: int, item_id: int) -> Response:
+def remove_item(request: Request, user: Worker, case_id: DbId, item_id: DbId) -> Response:
     cases.remove_item(store_of(request), case_id, user, item_id)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/notes")
 def add_note(
-    request: Request, user: Worker, case_id: int, text: Annotated[str, Form()]
+    request: Request, user: Worker, case_id: DbId, text: Annotated[str, Form()]
 ) -> Response:
     cases.add_note(store_of(request), case_id, user, text)
     return RedirectResponse(f"/cases/{case_id}#notes", status_code=303)
@@ -123,7 +123,7 @@ def add_note(
 def update_case(
     request: Request,
     user: Worker,
-    case_id: int,
+    case_id: DbId,
     status: Annotated[str | None, Form()] = None,
     assignee: Annotated[str | None, Form()] = None,
 ) -> Response:
@@ -135,14 +135,14 @@ def update_case(
 
 @router.post("/cases/{case_id}/members")
 def add_member(
-    request: Request, user: Worker, case_id: int, name: Annotated[str, Form()]
+    request: Request, user: Worker, case_id: DbId, name: Annotated[str, Form()]
 ) -> Response:
     cases.add_member(store_of(request), case_id, user, name.strip())
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/activate")
-def activate(request: Request, user: Worker, case_id: int) -> Response:
+def activate(request: Request, user: Worker, case_id: DbId) -> Response:
     """Make this the case the analyst is working: searches and views are audited against it."""
     cases.get_case(store_of(request), case_id, user, audited=False)  # must be the user's
     request.session["case"] = case_id
@@ -157,7 +157,7 @@ def deactivate(request: Request, user: Worker) -> Response:
 
 
 @router.get("/cases/{case_id}/export.{fmt}")
-def export_case(request: Request, user: Worker, case_id: int, fmt: str) -> Response:
+def export_case(request: Request, user: Worker, case_id: DbId, fmt: str) -> Response:
     if fmt not in exports.FORMATS:
         return page(
             request, "error.html", {"status": 404, "message": "no such export"}, status_code=404
@@ -192,7 +192,7 @@ def add_watch(
 
 
 @router.post("/watches/{watch_id}/delete")
-def delete_watch(request: Request, user: Worker, watch_id: int) -> Response:
+def delete_watch(request: Request, user: Worker, watch_id: DbId) -> Response:
     if not watches.delete_watch(store_of(request), user, watch_id):
         raise cases.NotFound(f"no watch {watch_id}")  # someone else's is not told apart
     return RedirectResponse("/watches", status_code=303)
@@ -210,7 +210,7 @@ def alerts_page(request: Request, user: Worker, unseen: bool = False) -> Respons
 
 @router.post("/alerts/seen")
 def alerts_seen(
-    request: Request, user: Worker, alert_id: Annotated[int | None, Form()] = None
+    request: Request, user: Worker, alert_id: Annotated[DbId | None, Form()] = None
 ) -> Response:
     """One watch alert, or (no id) everything: watch alerts and known-hash matches."""
     store = store_of(request)
@@ -266,7 +266,7 @@ def audit_page(
     target: str | None = None,
     date_from: Annotated[str | None, Query(alias="from")] = None,
     date_to: Annotated[str | None, Query(alias="to")] = None,
-    before: int | None = None,
+    before: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:
     """The trail for auditors and admins: filter by user, action, target and dates."""
