@@ -115,12 +115,9 @@ def _ingest(p: argparse.ArgumentParser) -> Handler:
     return run
 
 
-def _after_batch(settings: Settings) -> Callable[[Any, list[int]], None] | None:
+def _after_batch(settings: Settings) -> Callable[[Any, list[int]], None]:
     """Watches are checked on every stored batch, so alerts come while a long ingest runs."""
-    try:
-        from safelight.cases.watches import check_new_ads
-    except ImportError:  # the cases package is optional for the core commands
-        return None
+    from safelight.cases.watches import check_new_ads
 
     def on_batch(store: Any, pks: list[int]) -> None:
         check_new_ads(store, pks, settings)
