@@ -116,20 +116,13 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
             .where(ad_networks.c.network_id == network_id)
             .order_by(mentions.c.ad_pk, mentions.c.start)
         ).all()
-        tmpl = dict(
-            conn.execute(
-                sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk)
-                .join(ad_networks, ad_networks.c.ad_pk == ad_templates.c.ad_pk)
-                .where(ad_networks.c.network_id == network_id)
-            ).all()
-        )
-        sims = dict(
-            conn.execute(
-                sa.select(ad_templates.c.ad_pk, ad_templates.c.similarity)
-                .join(ad_networks, ad_networks.c.ad_pk == ad_templates.c.ad_pk)
-                .where(ad_networks.c.network_id == network_id)
-            ).all()
-        )
+        joined = conn.execute(
+            sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk, ad_templates.c.similarity)
+            .join(ad_networks, ad_networks.c.ad_pk == ad_templates.c.ad_pk)
+            .where(ad_networks.c.network_id == network_id)
+        ).all()
+        tmpl = {pk: leader for pk, leader, _ in joined}
+        sims = {pk: sim for pk, _, sim in joined}
         photo = conn.execute(
             sa.select(links.c.ad_a, links.c.ad_b, links.c.kind, links.c.evidence)
             .join(ad_networks, ad_networks.c.ad_pk == links.c.ad_a)

@@ -311,49 +311,9 @@ def thumbnail(store: Store, ad_id: str, n: int) -> bytes | None:
 
 
 def _photo_ads(store: Store, digest: str, limit: int) -> dict[str, Any]:
-    """Ads whose photos carry this exact SHA-256 or PDQ hash."""
-    found: list[dict[str, Any]] = []
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                ads.c.id,
-                ads.c.site,
-                ads.c.url,
-                ads.c.posted_at,
-                ads.c.title,
-                ads.c.place,
-                ads.c.location,
-                ads.c.score,
-                ads.c.images,
-            )
-            .where(ads.c.images.contains(f'"{digest}"', autoescape=True))
-            .order_by(ads.c.posted_at.desc(), ads.c.id)
-            .limit(limit)
-        )
-        for r in rows:
-            found.append(
-                {
-                    "id": r.id,
-                    "site": r.site,
-                    "url": r.url,
-                    "posted_at": r.posted_at,
-                    "title": r.title,
-                    "place": r.place or r.location,
-                    "score": r.score,
-                    "matches": [
-                        {"kind": "photo", "value": digest, "raw": digest, "obfuscated": False}
-                    ],
-                }
-            )
-    dates = sorted(a["posted_at"] for a in found if a["posted_at"])
-    return {
-        "ads": found,
-        "count": len(found),
-        "sites": sorted({a["site"] for a in found if a["site"]}),
-        "places": sorted({a["place"] for a in found if a["place"]}),
-        "first_seen": dates[0] if dates else None,
-        "last_seen": dates[-1] if dates else None,
-    }
+    """Ads whose photos carry this exact SHA-256 or PDQ hash (photo selectors, indexed)."""
+    digest = digest.lower()
+    return store.find_mentions([("photo", f"sha256:{digest}"), ("photo", f"pdq:{digest}")], limit=limit)
 
 
 def entity_view(store: Store, kind: str, value: str, limit: int = 1000) -> dict[str, Any]:
