@@ -53,6 +53,8 @@ def extract_text(text: str, region: str = "US", location: str = "") -> dict[str,
         "urls": find_urls(text),
         "names": find_names(text),
     }
+    if not _overlapping(found):
+        return found  # already keyed in MENTION_KINDS order
     taken: list[tuple[int, int, str]] = []
     for kind in _PRECEDENCE:
         kept = found[kind]
@@ -69,6 +71,18 @@ def extract_text(text: str, region: str = "US", location: str = "") -> dict[str,
             ]
         taken += [(m.start, m.end, kind) for m in kept]
     return {kind: found[kind] for kind in MENTION_KINDS}
+
+
+def _overlapping(found: dict[str, list[Mention]]) -> bool:
+    """Whether any two mentions overlap (most ads: none, so precedence has nothing to do)."""
+    spans = sorted([(m.start, m.end) for ms in found.values() for m in ms])
+    reach = -1
+    for start, end in spans:
+        if start < reach:
+            return True
+        if end > reach:
+            reach = end
+    return False
 
 
 def warm_up() -> None:

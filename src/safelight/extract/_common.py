@@ -128,8 +128,9 @@ def word_set(low: str) -> frozenset[str]:
         .translate(_ASCII_TO_SPACE)
         .decode("utf-8", "surrogatepass")
     )
+    present = wide_chars(low)
     for mark, repl in _OTHER_SEPARATORS:
-        if mark in blanked:
+        if mark in present:
             blanked = blanked.replace(mark, repl)
     return frozenset(blanked.split())
 

@@ -44,7 +44,7 @@ class _Tables:
     signoff_re: re.Pattern[str]
     stop: frozenset[str]
     cues: tuple[tuple[str, tuple[str, ...]], ...]  # (first word, spellings) of each cue
-    # first word -> (the cue's inner words, one spelling) for each spelling of a cue
+    # first word -> (the cue's other words, one spelling) for each spelling of a cue
     cue_index: dict[str, tuple[tuple[frozenset[str], str], ...]]
     tails: tuple[str, ...]
     tail_keys: tuple[str, ...]  # tails holding no other tail: one of them is in any text
@@ -68,10 +68,11 @@ def _tables() -> _Tables:
     index: dict[str, list[tuple[frozenset[str], str]]] = {}
     for first, spellings in spelled:
         for spelling in spellings:
-            # A cue's inner words stand between single spaces, so the text's word set holds
-            # them wherever the cue stands (its first and last words may touch an emoji).
-            inner = frozenset(w for w in spelling.split()[1:-1] if w.isascii() and w.isalpha())
-            index.setdefault(first, []).append((inner, spelling))
+            # Where a cue can start a name, its words after the first stand between single
+            # spaces, or, the last, before the spaces or punctuation `cue_re` wants: the
+            # text's word set (which reads "’" as "'") holds every one of them then.
+            rest = frozenset(w.replace("’", "'") for w in spelling.split()[1:])
+            index.setdefault(first, []).append((rest, spelling))
     tails = tuple(str(t).lower() for t in data["signoff_tails"])
     return _Tables(
         cue_re,
@@ -144,8 +145,8 @@ def find_names(text: str) -> list[Mention]:
     starts: set[int] = set()
     index = t.cue_index
     for first in here.intersection(index):
-        for inner, spelling in index[first]:
-            if spelling in low and inner <= here:
+        for rest, spelling in index[first]:
+            if rest <= here and spelling in low:
                 starts.update(standalone(low, spelling))
     out: list[Mention] = []
     for i in sorted(starts):

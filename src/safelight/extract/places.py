@@ -333,13 +333,11 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
         # A capitalised key word starts with an ASCII capital (caught by the regex) or a
         # non-ASCII one (then the word is in `wide`); either way it must also pass this
         # cheap test, which the index was first filtered with.
+        capitalised = here.intersection(map(str.lower, _CAP_WORD.findall(text)))
         found = [
             w
-            for w in {c.lower() for c in _CAP_WORD.findall(text)}
-            if len(w) > 1
-            and w in here
-            and w in first
-            and (w[0].upper() + w[1] in text or w[:2].upper() in text)
+            for w in first.keys() & capitalised
+            if len(w) > 1 and (w[0].upper() + w[1] in text or w[:2].upper() in text)
         ]
         found += [
             w
@@ -354,7 +352,7 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
     if accented:
         odd += wide
     if "'" in low or "’" in low:
-        odd += [w for w in here if "'" in w]
+        odd += _apostrophe_words(here)
     found += [w for w in odd if w not in first and _norm_token(w) in first]
     starts = []
     for w in found:
@@ -365,6 +363,22 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
                     starts.append((i, text[i : i + len(w)]))
     starts.sort()
     return starts
+
+
+def _apostrophe_words(here: frozenset[str]) -> list[str]:
+    """The words holding "'" (the word set writes "’" so too): found from each "'" of the
+    words joined by spaces, which no word holds, rather than by testing every word."""
+    blob = " ".join(here)
+    out = []
+    k = blob.find("'")
+    while k >= 0:
+        start = blob.rfind(" ", 0, k) + 1
+        end = blob.find(" ", k)
+        if end < 0:
+            end = len(blob)
+        out.append(blob[start:end])
+        k = blob.find("'", end)
+    return out
 
 
 def _scan(text: str, bias: list[tuple[str, str]], relaxed: bool) -> list[Mention]:

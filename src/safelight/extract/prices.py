@@ -27,6 +27,7 @@ class _Tables:
     cur_re: re.Pattern[str]
     unit_of: dict[str, str | None]  # unit spelling, spaces removed -> unit
     spelled: frozenset[str]  # unit spellings as written, single-spaced
+    last_words: frozenset[str]  # the last word of each spelling: a cheap first test
     minimum: dict[str, float]
     maximum: float
 
@@ -61,17 +62,29 @@ def _tables() -> _Tables:
         rf"(?P<unit>{units})(?![a-z]))?"
     )
     minimum = {k: float(v) for k, v in data["minimum"].items()}
-    return _Tables(after_re, cur_re, unit_of, frozenset(spellings), minimum, float(data["maximum"]))
+    last_words = frozenset(sp.split()[-1] for sp in spellings if sp.split())
+    return _Tables(
+        after_re,
+        cur_re,
+        unit_of,
+        frozenset(spellings),
+        last_words,
+        minimum,
+        float(data["maximum"]),
+    )
 
 
 def _unit_before(low: str, lo: int, hi: int, t: _Tables) -> tuple[int, str] | None:
     """A unit written just before an amount ("qv 80", "hh: $150"): (its start, spelling)."""
     window = low[lo:hi].rstrip(_SEP_BEFORE)
-    for filler in _FILLERS_BEFORE:
-        if window.endswith(filler):
-            window = window[: -len(filler)].rstrip(_SEP_BEFORE)
-            break
-    tail = window.split()[-3:]
+    if window.endswith(_FILLERS_BEFORE):
+        for filler in _FILLERS_BEFORE:
+            if window.endswith(filler):
+                window = window[: -len(filler)].rstrip(_SEP_BEFORE)
+                break
+    tail = window.rsplit(None, 3)[-3:]  # the last three words
+    if not tail or tail[-1] not in t.last_words:
+        return None  # every spelling tried below ends with the last word
     for k in range(len(tail), 0, -1):
         spelling = " ".join(tail[-k:])
         if spelling in t.spelled:
@@ -100,7 +113,7 @@ def find_prices(text: str) -> list[Mention]:
             continue
         s, e = m.span()
         pos = e
-        if s < done or len(m.group().split(".")[0].replace(",", "")) > 5:
+        if s < done or (e - s > 5 and len(m.group().split(".")[0].replace(",", "")) > 5):
             continue
         before = low[s - 1] if s else " "
         if before.isalnum() or before in _BAD_BEFORE:

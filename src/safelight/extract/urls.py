@@ -102,15 +102,27 @@ def _email_like(low: str, start: int) -> bool:
     return m is not None and m.group(1) not in words("emails.yaml", "word_at_stop_locals")
 
 
+# A dot a TLD can follow: the others are skipped in one C search rather than looked at.
+_DOT_LETTER = re.compile(r"\.(?=[a-z])")
+
+
+def _next_dot(low: str, pos: int) -> int:
+    """The next "." at or after `pos` followed by a letter, or -1."""
+    m = _DOT_LETTER.search(low, pos)
+    return -1 if m is None else m.start()
+
+
 def _bare(text: str, low: str, t: _Tables) -> list[Mention]:
     """Hosts without a scheme, found from each "." followed by a known TLD."""
     out: list[Mention] = []
+    if low.startswith("."):
+        return out  # (a text opening with "." has never been searched for hosts)
     run_start, run_dot = 0, -1  # where the host characters before the last dot began
-    dot = low.find(".")
+    dot = _next_dot(low, 0)
     while dot > 0:
         m = _TLD_AFTER.match(low, dot + 1)
         if m is None or m.group() not in t.tlds or not low[dot - 1].isalnum():
-            dot = low.find(".", dot + 1)
+            dot = _next_dot(low, dot + 1)
             continue
         if run_dot >= 0 and _HOST_RUN.fullmatch(low, run_dot, dot):
             start = max(run_start, dot - _MAX_HOST)  # same run of host characters as before
@@ -128,7 +140,7 @@ def _bare(text: str, low: str, t: _Tables) -> list[Mention]:
         host = low[start:end].strip(".-")
         start = end - len(host)
         before = low[start - 1] if start else " "
-        dot = low.find(".", end)
+        dot = _next_dot(low, end)
         if before.isalnum() or before in "_@+/:." or "@" in low[end : end + 1]:
             continue
         if (out and start < out[-1].end) or ".." in host or not host:
