@@ -99,7 +99,15 @@ def key_of(name: str) -> str:
 
 def _ends_with_phrase(before: str, phrases: tuple[str, ...]) -> bool:
     """`before` ends with one of `phrases` as whole words (then spaces or punctuation)."""
-    tail = before.rstrip(" \t,:-").lower().replace("’", "'")
+    return _tail_ends(_tail(before), phrases)
+
+
+def _tail(before: str) -> str:
+    """The text before a name as `_tail_ends` compares it (computed once for both tests)."""
+    return before.rstrip(" \t,:-").lower().replace("’", "'")
+
+
+def _tail_ends(tail: str, phrases: tuple[str, ...]) -> bool:
     if not tail.endswith(phrases):
         return False
     for phrase in phrases:
@@ -441,10 +449,11 @@ def _judge(
             inside = tuple(c for c in cands if _in_place(c, where))
             if inside:
                 return _mention(text, start, stop, _pick(inside, bias), 0.95)
-    if _ends_with_phrase(before, g.name_cues):
+    tail = _tail(before)
+    if _tail_ends(tail, g.name_cues):
         return None
     capital = toks[0][0][0].isupper()
-    cue = _ends_with_phrase(before, g.cues)
+    cue = _tail_ends(tail, g.cues)
     stop_word = key in g.stop
     city = _pick(cands, bias)
     home = city.country in ("US", "CA")

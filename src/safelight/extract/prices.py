@@ -108,19 +108,24 @@ def find_prices(text: str) -> list[Mention]:
     for run_start, run_end in runs:
         if run_end <= pos:
             continue
-        m = number(low, run_start if run_start >= pos else pos)
+        s = run_start if run_start >= pos else pos
+        before = low[s - 1] if s else " "
+        if s < done or before.isalnum() or before in _BAD_BEFORE:
+            # Rejected whatever the number: it is not matched, so `pos` stays behind, but
+            # every digit run a match from here would cover follows "," or "." or a digit,
+            # and is rejected here in turn.
+            continue
+        m = number(low, s)
         if m is None:  # cannot happen: the match starts on a digit
             continue
-        s, e = m.span()
-        pos = e
-        if s < done or (e - s > 5 and len(m.group().split(".")[0].replace(",", "")) > 5):
-            continue
-        before = low[s - 1] if s else " "
-        if before.isalnum() or before in _BAD_BEFORE:
+        e = pos = m.end()
+        if e - s > 5 and len(m.group().split(".")[0].replace(",", "")) > 5:
             continue
         sign_at = s - 1 if before == "$" else s - 2 if low[s - 2 : s] == "$ " else -1
-        if (sign_at < 0 and _NOT_A_PRICE.match(low, e)) or _PHONE_BEFORE.search(
-            low, max(0, s - 2), s
+        # `_PHONE_BEFORE` here ("." and "-" before were rejected above, so only a digit then
+        # a space, or a digit then a line break, which its "$" also allows)
+        if (sign_at < 0 and _NOT_A_PRICE.match(low, e)) or (
+            before in " \n" and s > 1 and "0" <= low[s - 2] <= "9"
         ):
             continue  # a time ("10pm", "2:30"), or a group of a phone number ("555 0142")
         amount = float(m.group().replace(",", ""))

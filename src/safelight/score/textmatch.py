@@ -69,6 +69,41 @@ class Folder:
         self._starts = frozenset(str(c) for c in cfg.get("word_start_lookalikes", ()))
         self._table = str.maketrans(self.lookalikes)
         self._char_cache: dict[str, str] = {}
+        self._prechecks(str(cfg.get("letter_separators", " .")))
+
+    def _prechecks(self, seps: str) -> None:
+        """A byte table for `_classes`: what `_spaced` and `_look` need can be tested on a
+        one-letter-per-class copy of the text (one byte regex, one substring search), which
+        spares their scans of most ads. Off (None) when the configured separators or
+        look-alikes cannot be classified from ASCII bytes."""
+        look = set(self.lookalikes)
+        single = set("abcdefghijklmnopqrstuvwxyz0123456789") | look
+        ascii_seps = {c for c in seps if c.isascii()}
+        self._wide_seps = tuple(c for c in seps if not c.isascii())
+        self._class_table: bytes | None = None
+        usable = ascii_seps and all(c.isascii() for c in single) and "?" not in single
+        if not usable or "?" in seps or ascii_seps & single:
+            return
+        self._sep_char = min(ascii_seps)
+
+        def cls(ch: str) -> str:
+            if ch in ascii_seps:
+                return "p"  # a separator
+            if ch in look:
+                return "l"  # a look-alike (also a lone character)
+            return "a" if "a" <= ch <= "z" else "d" if ch in single else "o"
+
+        self._class_table = bytes(ord(cls(chr(b))) for b in range(256))
+
+    def _classes(self, s: str) -> bytes | None:
+        """`s` one byte per character: p separator, l look-alike, a letter, d other digit,
+        o anything else (non-ASCII characters are o, separators among them p)."""
+        if self._class_table is None:
+            return None
+        for c in self._wide_seps:
+            if c in s:
+                s = s.replace(c, self._sep_char)
+        return s.encode("ascii", "replace").translate(self._class_table)
 
     def fold_char(self, ch: str) -> str:
         """One non-ASCII character folded: '' if ignorable, accents dropped, confusables mapped."""
@@ -101,8 +136,11 @@ class Folder:
                 s = text.lower()
                 for low, folded in simple:
                     s = s.replace(low, folded)
+        classes = self._classes(s)
         spaced: list[tuple[int, int]] = []
-        at = 0
+        # `_spaced` needs a lone character, k separators (k = 1..3), a lone character and then
+        # no lone character: without that, in classes, it cannot match.
+        at = 0 if classes is None or _MAYBE_SPACED.search(classes) else len(s) + 1
         single = self._single.match
         while (m := self._spaced.search(s, at)) is not None:
             first = m.start() - 1  # the first lone character, just before the separator
@@ -129,7 +167,10 @@ class Folder:
             new_offsets.extend(offsets[pos:])
             s = "".join(chars)
             offsets = new_offsets
-        s = self._look.sub(lambda m: self._lookalike(m, s), s)
+            classes = self._classes(s)
+        # `_look` needs a look-alike right before a letter.
+        if classes is None or b"la" in classes:
+            s = self._look.sub(lambda m: self._lookalike(m, s), s)
         return Folded(s, offsets)
 
     def _simple_folds(self, text: str) -> list[tuple[str, str]] | None:
@@ -229,6 +270,8 @@ class Folder:
 
 
 _NON_ASCII = re.compile("[\x80-\U0010ffff]+")
+# What `_spaced` needs, in the classes of `Folder._classes`.
+_MAYBE_SPACED = re.compile(rb"p[lad]p{1,3}[lad](?:[po]|\Z)")
 # How far around a hit its excludes are looked for (folded characters each side).
 _EXCLUDE_WINDOW = 80
 
