@@ -116,9 +116,7 @@ def main() -> None:
             extract_text(t, "US", a.location) for t, a in zip(texts, ads, strict=True)
         ],
         "score_ad": lambda: [score_ad(t, f, reg) for t, f in zip(texts, found, strict=True)],
-        "text_signature": lambda: [
-            text_signature(t, m) for t, m in zip(texts, flat, strict=True)
-        ],
+        "text_signature": lambda: [text_signature(t, m) for t, m in zip(texts, flat, strict=True)],
         "text_signatures_batched": lambda: text_signatures(list(zip(texts, flat, strict=True))),
         "process_ad": lambda: [process_ad(a, cfg) for a in ads],
         "process_chunk": lambda: [

@@ -112,6 +112,7 @@ def hash_photos(ad: Ad, cfg: StageConfig) -> list[dict[str, Any]]:
 
 
 def process_ad(ad: Ad, cfg: StageConfig) -> ProcessedAd:
+    """Extract, score and sign one normalised ad: what the store writes for it."""
     return _process_ad(ad, cfg, sign=True)
 
 

@@ -138,14 +138,19 @@ def word_set(low: str) -> frozenset[str]:
 def standalone(low: str, word: str) -> Iterator[int]:
     """Start offsets of `word` in `low` with no letter, digit or "_" touching either end."""
     n = len(word)
-    i = low.find(word)
+    size = len(low)
+    find = low.find
+    i = find(word)
     while i >= 0:
+        if i and ((c := low[i - 1]).isalnum() or c == "_"):
+            i = find(word, i + 1)
+            continue
         j = i + n
-        if (i == 0 or not (low[i - 1].isalnum() or low[i - 1] == "_")) and (
-            j >= len(low) or not (low[j].isalnum() or low[j] == "_")
-        ):
-            yield i
-        i = low.find(word, i + 1)
+        if j < size and ((c := low[j]).isalnum() or c == "_"):
+            i = find(word, i + 1)
+            continue
+        yield i
+        i = find(word, i + 1)
 
 
 def add_free(kept: list[Mention], new: Iterable[Mention]) -> list[Mention]:

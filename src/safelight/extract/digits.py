@@ -56,7 +56,6 @@ FAR = 32  # a gap this wide between two pieces always ends a number
 _DATA = "number_words.yaml"
 _KEYCAP = "\u20e3"
 _VS16 = "\ufe0f"
-_ASCII_DIGITS = "0123456789"
 _MARKS = "$€£¥₹¢%"
 
 

@@ -126,6 +126,7 @@ def _runs(text: str, pieces: list[Piece]) -> list[list[_Group]]:
     i = 0
     junk_len = junk_n = 0
     mult: Piece | None = None
+    plus = "+" in text  # without one no group is marked as following a "+"
     while i < n:
         p = pieces[i]
         kind = p[0]
@@ -173,7 +174,11 @@ def _runs(text: str, pieces: list[Piece]) -> list[list[_Group]]:
             ):
                 _close(runs, run)
                 run = []
-        if start and (text[start - 1] == "+" or (start > 1 and text[start - 2 : start] in _PLUS2)):
+        if (
+            plus
+            and start
+            and (text[start - 1] == "+" or (start > 1 and text[start - 2 : start] in _PLUS2))
+        ):
             g.plus = True
         run.append(g)
         junk_len = junk_n = 0

@@ -334,7 +334,9 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
     # character, not just emoji.
     chars = wide_chars(low)
     accented = any(_ACCENTED.match(c) for c in chars)
-    wide = [w for w in here if not w.isascii()] if accented or any(c.isalnum() for c in chars) else []
+    wide = (
+        [w for w in here if not w.isascii()] if accented or any(c.isalnum() for c in chars) else []
+    )
     if relaxed:
         found = [w for w in first.keys() & here if len(w) > 1]
     else:

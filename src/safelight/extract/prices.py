@@ -15,7 +15,6 @@ from safelight.records import Mention
 
 _NUMBER = re.compile(r"[0-9]+(?:,[0-9]{3})*+(?:\.[0-9]{1,2})?+")
 _NOT_A_PRICE = re.compile(r"[ \t]?(?:am|pm|a\.m|p\.m)\b|:[0-9]|[ .\-][0-9]{3,4}(?![0-9])")
-_PHONE_BEFORE = re.compile(r"[0-9][ .\-]?$")
 _BAD_BEFORE = frozenset(".,:/-_#%")
 _SEP_BEFORE = " \t:=-–@"
 _FILLERS_BEFORE = (" is", " for", " only", " just")
@@ -122,8 +121,8 @@ def find_prices(text: str) -> list[Mention]:
         if e - s > 5 and len(m.group().split(".")[0].replace(",", "")) > 5:
             continue
         sign_at = s - 1 if before == "$" else s - 2 if low[s - 2 : s] == "$ " else -1
-        # `_PHONE_BEFORE` here ("." and "-" before were rejected above, so only a digit then
-        # a space, or a digit then a line break, which its "$" also allows)
+        # a phone group follows a digit and a space or line break ("." and "-" before were
+        # rejected above)
         if (sign_at < 0 and _NOT_A_PRICE.match(low, e)) or (
             before in " \n" and s > 1 and "0" <= low[s - 2] <= "9"
         ):
