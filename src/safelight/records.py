@@ -130,6 +130,9 @@ class ProcessedAd:
     registry_version: str | None = None
     place: str | None = None  # normalised posting place, "City, ST"
     features: dict[str, Any] = field(default_factory=dict)  # e.g. text signature for linking
+    # The store's rows (`store.rows.AdRows`), built by the worker so the single writer only
+    # writes; None means the store builds them.
+    rows: Any = None
 
 
 @dataclass(slots=True)

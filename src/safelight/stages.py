@@ -18,6 +18,7 @@ from safelight.records import Ad, Mention, ProcessedAd, Reject
 from safelight.score.ad_score import score_ad
 from safelight.score.registry import load_registry
 from safelight.settings import Settings
+from safelight.store.rows import ad_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,10 @@ def process_chunk(records: list[RawRecord], cfg: StageConfig) -> list[ProcessedA
             except Exception as exc:
                 out[k] = _internal_error(records[k], p.ad, exc)
         return out
-    for (_, p), sig in zip(done, sigs, strict=True):
+    for (k, p), sig in zip(done, sigs, strict=True):
         p.features["signature"] = sig
+        try:
+            p.rows = ad_rows(p)
+        except Exception as exc:  # an unstorable value must not lose the record either
+            out[k] = _internal_error(records[k], p.ad, exc)
     return out

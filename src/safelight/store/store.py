@@ -20,6 +20,15 @@ import sqlalchemy as sa
 
 from safelight.records import ProcessedAd, Reject
 from safelight.store import db, fts
+from safelight.store.bulk import insert_rows
+from safelight.store.rows import (
+    AD_COLUMNS,
+    FEATURE_COLUMNS,
+    HIT_COLUMNS,
+    MENTION_COLUMNS,
+    ad_rows,
+    dumps,
+)
 from safelight.store.schema import (
     ad_features,
     ads,
@@ -85,10 +94,6 @@ def deadline(conn: sa.Connection, ms: int | None = None) -> Iterator[None]:
 
 def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -178,37 +183,23 @@ class Store:
             if item.ad.id in taken:
                 item.ad.extra.setdefault("original_id", item.ad.id)
                 item.ad.id = f"{item.ad.id}#{item.ad.raw_sha256[:12]}"
+                item.rows = None  # the id and extra changed: rebuild its rows
             taken.add(item.ad.id)
+        for item in fresh:
+            if item.rows is None:
+                item.rows = ad_rows(item)
         return fresh
 
     def _insert_ads(self, conn: sa.Connection, items: Sequence[ProcessedAd], now: str) -> list[int]:
-        rows = []
-        for item in items:
-            ad = item.ad
-            rows.append(
-                {
-                    "id": ad.id,
-                    "site": ad.site,
-                    "url": ad.url,
-                    "posted_at": ad.posted_at,
-                    "title": ad.title,
-                    "body": ad.body,
-                    "html": ad.html,
-                    "location": ad.location,
-                    "place": item.place,
-                    "images": _dumps([_image_json(im) for im in ad.images]),
-                    "structured": _dumps(ad.structured),
-                    "extra": _dumps(ad.extra),
-                    "raw_sha256": ad.raw_sha256,
-                    "source": ad.source,
-                    "source_line": ad.source_line,
-                    "ingested_at": now,
-                    "score": item.score,
-                    "registry_version": item.registry_version,
-                }
-            )
-        stmt = sa.insert(ads).returning(ads.c.pk, sort_by_parameter_order=True)
-        return list(conn.scalars(stmt, rows))
+        """Insert the ads in one driver executemany; their pks are read back by content hash
+        (unique), which is portable and safe with other writers, unlike guessing from rowids."""
+        insert_rows(conn, ads, AD_COLUMNS, [(*item.rows.ad, now) for item in items])
+        pk_of: dict[str, int] = {}
+        shas = [item.ad.raw_sha256 for item in items]
+        for chunk in _chunks(shas):
+            q = sa.select(ads.c.raw_sha256, ads.c.pk).where(ads.c.raw_sha256.in_(chunk))
+            pk_of.update((sha, pk) for sha, pk in conn.execute(q))
+        return [pk_of[sha] for sha in shas]
 
     def _insert_children(
         self, conn: sa.Connection, items: Sequence[ProcessedAd], pks: list[int]
@@ -218,51 +209,24 @@ class Store:
         feature_rows = []
         photo_rows = []
         for pk, item in zip(pks, items, strict=True):
+            rows = item.rows
+            key = (pk,)
+            mention_rows.extend([key + m for m in rows.mentions])
+            hit_rows.extend([key + h for h in rows.hits])
+            if rows.feature is not None:
+                feature_rows.append(key + rows.feature)
             for ph in item.features.get("photos") or ():
                 photo_rows.append(
                     {
                         **ph,
                         "ad_pk": pk,
-                        "index_hashes": _dumps(ph["index_hashes"]),
-                        "query_hashes": _dumps(ph["query_hashes"]),
+                        "index_hashes": dumps(ph["index_hashes"]),
+                        "query_hashes": dumps(ph["query_hashes"]),
                     }
                 )
-            sig = item.features.get("signature")
-            if sig:
-                feature_rows.append({"ad_pk": pk, "sig": sig["sig"], "ntokens": sig["ntokens"]})
-            for m in item.mentions:
-                mention_rows.append(
-                    {
-                        "ad_pk": pk,
-                        "kind": m.kind,
-                        "value": str(m.value)[:400],
-                        "raw": m.raw,
-                        "start": m.start,
-                        "end": m.end,
-                        "confidence": m.confidence,
-                        "obfuscated": m.obfuscated,
-                        "detail": _dumps(m.detail),
-                    }
-                )
-            for h in item.hits:
-                hit_rows.append(
-                    {
-                        "ad_pk": pk,
-                        "indicator": h.indicator,
-                        "category": h.category,
-                        "weight": h.weight,
-                        "matched": h.matched,
-                        "start": h.start,
-                        "end": h.end,
-                        "source": h.source,
-                    }
-                )
-        if mention_rows:
-            conn.execute(sa.insert(mentions), mention_rows)
-        if hit_rows:
-            conn.execute(sa.insert(hits), hit_rows)
-        if feature_rows:
-            conn.execute(sa.insert(ad_features), feature_rows)
+        insert_rows(conn, mentions, MENTION_COLUMNS, mention_rows)
+        insert_rows(conn, hits, HIT_COLUMNS, hit_rows)
+        insert_rows(conn, ad_features, FEATURE_COLUMNS, feature_rows)
         if photo_rows:
             conn.execute(sa.insert(photos), photo_rows)
 
@@ -507,20 +471,6 @@ def _drop(d: dict[str, Any], *keys: str) -> dict[str, Any]:
     for k in keys:
         d.pop(k, None)
     return d
-
-
-def _image_json(im: Any) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in (
-            ("url", im.url),
-            ("path", im.path),
-            ("sha256", im.sha256),
-            ("pdq", im.pdq),
-            ("quality", im.quality),
-        )
-        if v not in ("", None)
-    }
 
 
 def _photo_facts(image: dict[str, Any], ph: Any) -> None:

@@ -1,0 +1,125 @@
+"""The rows a processed ad becomes, built as plain tuples by a pure function.
+
+Ingest has one writer and several workers. Building rows (JSON text, tuples in column order)
+is most of a writer's Python work, so the workers do it (`stages.process_chunk`) and the writer
+only hands the tuples to the driver. `Store.add_batch` builds them itself for items that
+arrive without (tests, other callers), so both paths write the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from safelight.records import ProcessedAd
+
+# Column order of each tuple; the database key columns (`ad_pk`, `ingested_at`) are added by
+# the writer, which is the only one who knows them.
+AD_COLUMNS = (
+    "id",
+    "site",
+    "url",
+    "posted_at",
+    "title",
+    "body",
+    "html",
+    "location",
+    "place",
+    "images",
+    "structured",
+    "extra",
+    "raw_sha256",
+    "source",
+    "source_line",
+    "score",
+    "registry_version",
+    "ingested_at",
+)
+MENTION_COLUMNS = (
+    "ad_pk",
+    "kind",
+    "value",
+    "raw",
+    "start",
+    "end",
+    "confidence",
+    "obfuscated",
+    "detail",
+)
+HIT_COLUMNS = ("ad_pk", "indicator", "category", "weight", "matched", "start", "end", "source")
+FEATURE_COLUMNS = ("ad_pk", "sig", "ntokens")
+MAX_VALUE_CHARS = 400  # mentions.value is a VARCHAR(400)
+
+
+def dumps(value: Any) -> str:
+    if not value and type(value) in (dict, list):  # most details, extras and image lists
+        return "{}" if type(value) is dict else "[]"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class AdRows:
+    """One ad's rows without their database keys: `ad` lacks `ingested_at`, the others `ad_pk`."""
+
+    ad: tuple[Any, ...]
+    mentions: list[tuple[Any, ...]] = field(default_factory=list)
+    hits: list[tuple[Any, ...]] = field(default_factory=list)
+    feature: tuple[Any, ...] | None = None
+
+
+def image_json(im: Any) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in (
+            ("url", im.url),
+            ("path", im.path),
+            ("sha256", im.sha256),
+            ("pdq", im.pdq),
+            ("quality", im.quality),
+        )
+        if v not in ("", None)
+    }
+
+
+def ad_rows(item: ProcessedAd) -> AdRows:
+    """The ad, mention, hit and signature rows of one processed ad (photos stay as dicts)."""
+    ad = item.ad
+    row = (
+        ad.id,
+        ad.site,
+        ad.url,
+        ad.posted_at,
+        ad.title,
+        ad.body,
+        ad.html,
+        ad.location,
+        item.place,
+        dumps([image_json(im) for im in ad.images]),
+        dumps(ad.structured),
+        dumps(ad.extra),
+        ad.raw_sha256,
+        ad.source,
+        ad.source_line,
+        item.score,
+        item.registry_version,
+    )
+    mentions = [
+        (
+            m.kind,
+            m.value[:MAX_VALUE_CHARS] if type(m.value) is str else str(m.value)[:MAX_VALUE_CHARS],
+            m.raw,
+            m.start,
+            m.end,
+            m.confidence,
+            bool(m.obfuscated),
+            dumps(m.detail),
+        )
+        for m in item.mentions
+    ]
+    hits = [
+        (h.indicator, h.category, h.weight, h.matched, h.start, h.end, h.source) for h in item.hits
+    ]
+    sig = item.features.get("signature")
+    feature = (sig["sig"], sig["ntokens"]) if sig else None
+    return AdRows(row, mentions, hits, feature)
