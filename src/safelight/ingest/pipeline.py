@@ -69,9 +69,12 @@ def _chunked(it: Iterable[RawRecord], n: int) -> Iterator[list[RawRecord]]:
 
 
 def _processed_chunks(
-    records: Iterable[RawRecord], cfg: StageConfig, workers: int
+    records: Iterable[RawRecord], cfg: StageConfig, workers: int, batch_size: int = 2000
 ) -> Iterator[list[ProcessedAd | Reject]]:
-    """Chunks of results in input order, with a bounded number in flight (constant memory)."""
+    """Chunks of results in input order, with a bounded number in flight (constant memory).
+
+    The window holds a whole batch more than the workers need, so they keep working while the
+    writer stores a batch instead of idling until it asks for the next chunk."""
     chunks = _chunked(records, CHUNK)
     if workers <= 1:
         for chunk in chunks:
@@ -86,7 +89,7 @@ def _processed_chunks(
         window: deque[Future[list[ProcessedAd | Reject]]] = deque()
         for chunk in chunks:
             window.append(pool.submit(process_chunk, chunk, cfg))
-            if len(window) >= workers * 3:
+            if len(window) >= workers * 3 + batch_size // CHUNK:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
@@ -183,7 +186,7 @@ def _ingest_one(
         batch_rejects.clear()
 
     try:
-        for results in _processed_chunks(records(), cfg, workers):
+        for results in _processed_chunks(records(), cfg, workers, settings.batch_size):
             for item in results:
                 position += 1
                 if isinstance(item, Reject):

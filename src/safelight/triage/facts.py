@@ -171,5 +171,8 @@ def _facts_of(
     )
 
 
-def unscored_networks(conn: sa.Connection) -> list[str]:
-    return list(conn.scalars(sa.select(networks.c.id).where(networks.c.scored_at.is_(None))))
+def unscored_networks(conn: sa.Connection, limit: int | None = None) -> list[str]:
+    """Networks changed since they were last scored (read from the partial index
+    `ix_networks_unscored`, which holds only those)."""
+    q = sa.select(networks.c.id).where(networks.c.scored_at.is_(None))
+    return list(conn.scalars(q.limit(limit) if limit else q))

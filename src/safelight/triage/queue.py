@@ -27,7 +27,13 @@ _CHUNK = 400
 
 
 def refresh_scores(store: Store, now: str | None = None) -> int:
-    """Score every network changed since it was last scored; returns how many."""
+    """Score every network changed since it was last scored; returns how many.
+
+    Every queue view calls this, so the usual case (nothing to score) is one indexed read
+    (`ix_networks_unscored`) and no write transaction."""
+    with store.engine.connect() as conn:
+        if not unscored_networks(conn, limit=1):
+            return 0
     now = now or utcnow()
     registry = load_registry(Settings.from_env().indicators_path or None)
     done = 0
@@ -65,8 +71,13 @@ def triage(
     status: str | None = None,
     place: str | None = None,
     min_size: int = 1,
+    with_ads: bool = True,
 ) -> list[dict[str, Any]]:
-    """The queue, best first: each item with its score, top reasons, places and last seen."""
+    """The queue, best first: each item with its score, top reasons, places and last seen.
+
+    The order is that of the `ix_networks_rank` index, so the queue is read from the top of
+    the index, never sorted whole. `with_ads=False` leaves out each item's list of ad ids
+    (a page that shows only how many uses `size`)."""
     refresh_scores(store)
     q = (
         sa.select(
@@ -77,9 +88,10 @@ def triage(
             triage_status.c.max_ad_pk.label("decided_at_pk"),
         )
         .outerjoin(triage_status, triage_status.c.item == networks.c.id)
-        .where(networks.c.size >= min_size)
         .order_by(networks.c.score.desc(), networks.c.size.desc(), networks.c.id)
     )
+    if min_size > 1:  # every network has an ad: a size condition would only steer the planner
+        q = q.where(networks.c.size >= min_size)
     if status:
         q = (
             q.where(triage_status.c.status == status)
@@ -115,7 +127,8 @@ def triage(
             )
             if len(items) >= limit:
                 break
-        _attach_ads(conn, items)
+        if with_ads:
+            _attach_ads(conn, items)
     from safelight.triage.learned import attach_opinions
 
     attach_opinions(store, items)  # beside the rule score, never instead of it

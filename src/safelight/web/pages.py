@@ -157,7 +157,10 @@ def triage_page(
 ) -> Response:
     store = store_of(request)
     data = queries.triage_rows(
-        store, limit=limit, include_dismissed=include_dismissed or status == "dismissed"
+        store,
+        limit=limit,
+        include_dismissed=include_dismissed or status == "dismissed",
+        with_ads=False,
     )
     items = queries.filter_triage(data["items"], status or None, place or None, min_score)
     record(

@@ -100,15 +100,20 @@ def map_data(store: Store, dated_places: list[tuple[str | None, str | None]]) ->
 # ---- triage ------------------------------------------------------------------------------------
 
 
-def triage_rows(store: Store, limit: int = 50, include_dismissed: bool = False) -> dict[str, Any]:
+def triage_rows(
+    store: Store, limit: int = 50, include_dismissed: bool = False, with_ads: bool = True
+) -> dict[str, Any]:
     """The ranked queue from the triage layer; if that layer is not installed, the top-scored
-    ads so the page still works (and says so)."""
+    ads so the page still works (and says so). The page shows only how many ads an item has
+    (its `size`), so it asks for no ad ids (`with_ads=False`); the API lists them."""
     try:
         from safelight.triage.queue import triage
     except ImportError:
         return {"items": _top_ads(store, limit), "fallback": True}
     return {
-        "items": triage(store, limit=limit, include_dismissed=include_dismissed),
+        "items": triage(
+            store, limit=limit, include_dismissed=include_dismissed, with_ads=with_ads
+        ),
         "fallback": False,
     }
 
