@@ -11,7 +11,9 @@ What it does, all on loopback (127.0.0.1) only:
    the whole corpus in another process, both against that database;
 4. once the first ads are visible, runs the simulated analysts concurrently (threads, httpx):
    each loops over triage (page and API), search, selector lookup, an ad, a network, until the
-   ingest ends, its `--requests` cap is reached, or `--time-limit` passes;
+   ingest ends, its `--requests` cap is reached, or `--time-limit` passes. Between requests an
+   analyst reads the answer for `--think` seconds (default 0.5-3 s, uniform); `--think 0,0.05`
+   turns the same analysts into a stress test that never reads;
 5. reports requests, errors (expected 0), p50/p95/max latency per endpoint and overall (the
    target is p95 < 500 ms), the ingest's throughput while under load, and whether the database
    afterwards holds exactly the generated ads (count, distinct ids and distinct raw_sha256:
@@ -21,6 +23,7 @@ Figures are printed and kept in bench/out/load.json; nothing is asserted.
 
     python bench/bench_load.py            # 100,000 ads, 20 analysts
     python bench/bench_load.py --quick    # 5,000 ads, 5 analysts: a check that it works
+    python bench/bench_load.py --think 0,0.05   # the same with analysts that never pause
 """
 
 from __future__ import annotations
@@ -108,11 +111,12 @@ class Analyst(threading.Thread):
         places: list[str],
         cap: int,
         stop: threading.Event,
+        think: tuple[float, float] = (0.0, 0.05),
     ) -> None:
         super().__init__(daemon=True)
         self.rng = random.Random(n)
         self.base, self.token, self.phones, self.places = base, token, phones, places
-        self.cap, self.stop = cap, stop
+        self.cap, self.stop, self.think = cap, stop, think
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.ad_ids: list[str] = []
@@ -167,7 +171,7 @@ class Analyst(threading.Thread):
                 elif step == 5:
                     self._get(c, "triage_page", "/")
                 done += 1
-                time.sleep(self.rng.uniform(0.0, 0.05))  # a little think time
+                time.sleep(self.rng.uniform(*self.think))  # reading the answer
 
 
 def _count(url: str) -> tuple[int, int, int]:
@@ -208,9 +212,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--requests", type=int, default=2000, help="most requests per analyst")
     ap.add_argument("--time-limit", type=float, default=3600, help="seconds for the whole run")
     ap.add_argument("--quick", action="store_true", help="5,000 ads and 5 analysts")
+    ap.add_argument(
+        "--think",
+        default="0.5,3",
+        help="seconds an analyst reads an answer before the next request, as MIN,MAX "
+        "(uniform); 0,0.05 is a stress test with no reading at all",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.ads, args.analysts = 5_000, 5
+    low, high = (float(x) for x in args.think.split(","))
+    think = (low, high)
     py = sys.executable
     corpus = ensure_corpus(args.ads)
     phones, places = _samples(corpus)
@@ -261,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _wait_for(lambda: ingest.poll() is not None or _count(url)[0] > 0, "the first ads", 600)
         stop = threading.Event()
         analysts = [
-            Analyst(i, base, tokens[i], phones, places, args.requests, stop)
+            Analyst(i, base, tokens[i], phones, places, args.requests, stop, think)
             for i in range(args.analysts)
         ]
         load_start = time.perf_counter()
@@ -302,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "ads": args.ads,
         "analysts": args.analysts,
+        "think_s": list(think),
         "requests": len(every),
         "errors": len(errors),
         "error_samples": errors[:10],
