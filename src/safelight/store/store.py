@@ -393,7 +393,7 @@ class Store:
                 entry = by_ad.get(r.id)
                 if entry is None:
                     if len(by_ad) >= limit:
-                        continue
+                        break  # an ad's rows come together (ordered by date, id): all read
                     entry = by_ad[r.id] = {
                         "id": r.id,
                         "site": r.site,
@@ -431,11 +431,21 @@ class Store:
         place: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        min_score: float | None = None,
         limit: int = 20,
         timeout_ms: int | None = None,
+        snippets: int | None = None,
+        rank_within: int | None = None,
+        info: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Full-text search, best first, each hit with a highlighted snippet.
 
+        `snippets`: only the first so many hits get one (the others None). A snippet costs more
+        than ranking (the ad is re-read and re-tokenised), and a page counts facets over many
+        more hits than it shows.
+        `rank_within`: rank only the newest (last stored) that many matching ads, so a word
+        found in a large share of a big database costs a bounded amount of work; when that
+        left older matches out, `info["ranked_within"]` is set to the bound (say it to the user).
         `timeout_ms` (default: the `time_limit` in force) stops a runaway query: QueryTimeout."""
         words = fts.query_words(query)
         if not words:
@@ -453,17 +463,89 @@ class Store:
         if date_to:
             where.append("a.posted_at <= :date_to")
             params["date_to"] = date_to + ("T23:59:59Z" if len(date_to) == 10 else "")
-        sql = fts.search_statement(self.dialect, words, where, max(1, min(limit, 500)))
+        if min_score is not None:
+            where.append("a.score >= :min_score")
+            params["min_score"] = float(min_score)
+        limit = max(1, min(limit, 500))
+        n_snippets = limit if snippets is None else max(0, min(snippets, limit))
+        extra = "".join(f" AND {clause}" for clause in where)
+        # The ranking reads (pk, rank) only; the snippets come after, for the hits shown.
+        # For `rank_within`, each `newest` statement + " LIMIT 1 OFFSET n" gives the pk just
+        # past the bound. SQLite reads the text index alone first (no join: cheap) and only
+        # when that passes the bound and there are filters, the filtered matches.
+        if self.dialect == "sqlite":
+            newest = ["SELECT rowid FROM ads_fts WHERE ads_fts MATCH :match ORDER BY rowid DESC"]
+            if where:
+                newest.append(
+                    "SELECT ads_fts.rowid FROM ads_fts JOIN ads a ON a.pk = ads_fts.rowid"
+                    f" WHERE ads_fts MATCH :match{extra} ORDER BY ads_fts.rowid DESC"
+                )
+            after = " AND ads_fts.rowid > :after"
+            rank_sql = (
+                "SELECT a.pk AS pk, bm25(ads_fts) AS rank FROM ads_fts JOIN ads a"
+                f" ON a.pk = ads_fts.rowid WHERE ads_fts MATCH :match{extra}"
+                if where
+                else "SELECT rowid AS pk, bm25(ads_fts) AS rank FROM ads_fts"
+                " WHERE ads_fts MATCH :match"  # nothing to filter: no join per match
+            )
+        else:
+            matches = f"FROM ads a, plainto_tsquery('simple', :match) q WHERE a.tsv @@ q{extra}"
+            newest = [f"SELECT a.pk {matches} ORDER BY a.pk DESC"]
+            after = " AND a.pk > :after"
+            rank_sql = f"SELECT a.pk AS pk, -ts_rank(a.tsv, q) AS rank {matches}"
         with self.engine.connect() as conn, deadline(conn, timeout_ms):
-            found = conn.execute(sa.text(sql), params).all()
-            meta_rows = self.ads_by_pk(conn, [r.pk for r in found])
+            cut = None
+            for sql in newest if rank_within else []:
+                cut = conn.scalar(sa.text(f"{sql} LIMIT 1 OFFSET {int(rank_within or 0)}"), params)
+                if cut is None:  # no more matches than the bound: rank them all
+                    break
+            if cut is not None:  # more: rank the newest only, and say so
+                rank_sql += after
+                params["after"] = int(cut)
+                if info is not None:
+                    info["ranked_within"] = int(rank_within or 0)
+            found = conn.execute(
+                sa.text(f"{rank_sql} ORDER BY rank, pk LIMIT {limit}"), params
+            ).all()
+            pks = ", ".join(str(int(r.pk)) for r in found) or "NULL"  # integers from the db
+            cols = ("id", "site", "url", "posted_at", "title", "location", "place", "score")
+            meta_of = {
+                row[0]: dict(zip(cols, row[1:], strict=True))
+                for row in conn.execute(
+                    sa.select(ads.c.pk, *(ads.c[c] for c in cols)).where(
+                        sa.text(f"ads.pk IN ({pks})")
+                    )
+                )
+            }
+            snippet_of: dict[int, str] = {}
+            shown = [int(r.pk) for r in found[:n_snippets]]
+            if shown:
+                in_shown = "(" + ", ".join(str(pk) for pk in shown) + ")"
+                if self.dialect == "sqlite":
+                    # fts.search_statement's snippet, but straight from the text index by rowid
+                    # and without bm25 (which would recount the matches once per rowid).
+                    sql = (
+                        "SELECT rowid AS pk, snippet(ads_fts, -1, :open, :close, '…', 24)"
+                        f" AS snippet FROM ads_fts WHERE ads_fts MATCH :match AND rowid IN {in_shown}"
+                    )
+                    snip_params = {
+                        "match": params["match"],
+                        "open": fts.HIGHLIGHT_OPEN,
+                        "close": fts.HIGHLIGHT_CLOSE,
+                    }
+                else:
+                    sql = fts.search_statement(
+                        self.dialect, words, [f"a.pk IN {in_shown}"], len(shown)
+                    )
+                    snip_params = {"match": params["match"]}
+                snippet_of = {r.pk: r.snippet for r in conn.execute(sa.text(sql), snip_params)}
         out = []
         for r in found:
-            ad = meta_rows[r.pk]
-            ad.pop("pk")
-            ad["snippet"] = r.snippet
-            ad["rank"] = float(r.rank)
-            out.append(ad)
+            ad = meta_of.get(r.pk)
+            if ad is not None:
+                ad["snippet"] = snippet_of.get(r.pk)
+                ad["rank"] = float(r.rank)
+                out.append(ad)
         return out
 
 

@@ -16,13 +16,20 @@ from safelight.triage.facts import network_facts
 from safelight.triage.queue import _features, refresh_scores
 
 
+def hit_sources(hits: list[dict[str, Any]]) -> dict[str, Any]:
+    """The citations behind an ad's indicator hits (key → citation), from the registry in force.
+    Takes the hits already read, so a page that has the ad needs no second read of it."""
+    registry = load_registry(Settings.from_env().indicators_path or None)
+    sources = registry.sources if hasattr(registry, "sources") else {}
+    cited = sorted({s for h in hits for s in str(h["source"]).split(",") if s})
+    return {key: _citation(sources.get(key)) for key in cited}
+
+
 def explain(store: Store, ad_or_network_id: str) -> dict[str, Any] | None:
     """An ad's hits with their sources, or a network's reasons with the facts behind them."""
     registry = load_registry(Settings.from_env().indicators_path or None)
-    sources = registry.sources if hasattr(registry, "sources") else {}
     ad = store.get_ad(ad_or_network_id)
     if ad is not None:
-        cited = sorted({s for h in ad["hits"] for s in str(h["source"]).split(",") if s})
         return {
             "kind": "ad",
             "id": ad["id"],
@@ -33,7 +40,7 @@ def explain(store: Store, ad_or_network_id: str) -> dict[str, Any] | None:
             "obscured_contact": [
                 m for m in ad["mentions"] if m["kind"] == "phone" and m["obfuscated"]
             ],
-            "sources": {key: _citation(sources.get(key)) for key in cited},
+            "sources": hit_sources(ad["hits"]),
             "network": network_of_ad(store, ad["id"]),
         }
     refresh_scores(store)

@@ -7,9 +7,13 @@ own files, so an ad that smuggles markup past the escaping still cannot run code
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
+import anyio
+import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -147,7 +151,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     from safelight import __version__ as version
 
     store = store or Store.open(settings.db)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(_warm_up, app)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Safelight",
         version=str(version),
         docs_url=None,
@@ -159,7 +170,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     app.state.templates = deps.make_templates()
-    app.state.login_failures = {}
     app.state.login_throttle = LoginThrottle()
     app.add_middleware(InputGuard)  # innermost, so its refusals get the security headers too
 
@@ -202,6 +212,21 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(pages_cases.router)
     _handlers(app)
     return app
+
+
+def _warm_up(app: FastAPI) -> None:
+    """Before the server takes requests: compile every template and load what the first
+    search, lookup and ad page need, so no analyst's request waits on a cold start."""
+    from safelight.web import queries
+
+    env = app.state.templates.env
+    for name in env.list_templates(extensions=["html"]):
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError:  # not a page of this app (report.html is the exports')
+            continue
+    settings: Settings = app.state.settings
+    queries.warm_up(settings.region, settings.indicators_path or None)
 
 
 async def _throttled_login(request: Request, call_next: Any) -> Response:

@@ -45,6 +45,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.autoescape = True
+    env.auto_reload = False  # no stat() of every template (and include) on every render
     env.filters["urlpart"] = render.urlpart
     env.filters["snippet"] = render.snippet_html
     env.filters["reason_text"] = render.reason_text

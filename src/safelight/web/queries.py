@@ -25,6 +25,23 @@ _HEX = re.compile(r"^[0-9a-f]{16,128}$")
 _CHUNK = 500
 
 
+# ---- start-up ----------------------------------------------------------------------------------
+
+
+def warm_up(region: str = "US", indicators_path: str | None = None) -> None:
+    """Load now, once per process, what the first search, lookup or ad page would otherwise load
+    while an analyst waits: the extractors' tables and patterns, the indicator registry and the
+    linking modules (about a second, and the first requests after a start queued behind it)."""
+    from safelight.extract.query import selectors_for_query
+    from safelight.link import networks  # noqa: F401  (imports the template masker)
+    from safelight.score.registry import load_registry
+    from safelight.triage import explain, queue  # noqa: F401
+
+    strong_selector("warm up 713 555 0100 name@example.org @handle", region)
+    selectors_for_query("713 555 0100", region)
+    load_registry(indicators_path or None)
+
+
 # ---- places on a map ---------------------------------------------------------------------------
 
 
@@ -51,23 +68,24 @@ def place_coords(store: Store, places: list[str]) -> dict[str, tuple[float, floa
     else the gazetteer. Places with neither are left off the map, never guessed."""
     wanted = sorted({p for p in places if p})
     out: dict[str, tuple[float, float]] = {}
+    # One mention per place, the first in the (kind, value, ad_pk) index: a single index step
+    # each, where a min(id) per place would read every mention of a busy city.
+    first = (
+        sa.select(mentions.c.detail)
+        .where(mentions.c.kind == "place", mentions.c.value == sa.bindparam("place"))
+        .order_by(mentions.c.ad_pk)
+        .limit(1)
+    )
     with store.engine.connect() as conn:
-        for i in range(0, len(wanted), _CHUNK):
-            chunk = wanted[i : i + _CHUNK]
-            firsts = (
-                sa.select(sa.func.min(mentions.c.id).label("id"))
-                .where(mentions.c.kind == "place", mentions.c.value.in_(chunk))
-                .group_by(mentions.c.value)
-            )
-            rows = conn.execute(
-                sa.select(mentions.c.value, mentions.c.detail).where(mentions.c.id.in_(firsts))
-            )
-            for value, detail in rows:
-                try:
-                    d = json.loads(detail or "{}")
-                    out[value] = (float(d["lat"]), float(d["lon"]))
-                except (ValueError, KeyError, TypeError):
-                    continue
+        for value in wanted:
+            detail = conn.scalar(first, {"place": value})
+            if detail is None:
+                continue
+            try:
+                d = json.loads(detail or "{}")
+                out[value] = (float(d["lat"]), float(d["lon"]))
+            except (ValueError, KeyError, TypeError):
+                continue
     for p in wanted:
         if p not in out and (hit := _gazetteer().get(p.lower())) is not None:
             out[p] = hit
@@ -111,9 +129,7 @@ def triage_rows(
     except ImportError:
         return {"items": _top_ads(store, limit), "fallback": True}
     return {
-        "items": triage(
-            store, limit=limit, include_dismissed=include_dismissed, with_ads=with_ads
-        ),
+        "items": triage(store, limit=limit, include_dismissed=include_dismissed, with_ads=with_ads),
         "fallback": False,
     }
 
@@ -185,6 +201,13 @@ def strong_selector(query: str, region: str = "US") -> tuple[str, str] | None:
     return None
 
 
+# The facets count the best POOL matches, and a query ranks at most the newest RANK_WITHIN
+# matching ads: a word found in most of a million ads must still answer in well under a
+# second. Both bounds are shown beside the results whenever they cut anything.
+SEARCH_POOL = 500
+SEARCH_RANK_WITHIN = 20_000
+
+
 def search(
     store: Store,
     q: str,
@@ -196,17 +219,20 @@ def search(
     min_score: float | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """Full-text results (snippets marked safely) with facets over the matching ads."""
+    """Full-text results (snippets marked safely) with facets over the best matching ads."""
+    info: dict[str, Any] = {}
     pool = store.search(
         q,
         site=site or None,
         place=place or None,
         date_from=date_from or None,
         date_to=date_to or None,
-        limit=500,
+        min_score=min_score,
+        limit=SEARCH_POOL,
+        snippets=limit,
+        rank_within=SEARCH_RANK_WITHIN,
+        info=info,
     )
-    if min_score is not None:
-        pool = [a for a in pool if float(a.get("score") or 0) >= min_score]
     facets = {
         "site": Counter(a["site"] for a in pool if a.get("site")).most_common(15),
         "place": Counter(
@@ -223,7 +249,9 @@ def search(
         "count": len(pool),
         "ads": shown,
         "facets": facets,
-        "truncated": len(pool) >= 500,
+        "truncated": len(pool) >= SEARCH_POOL,
+        "facets_over": len(pool),
+        "ranked_within": info.get("ranked_within"),
     }
 
 
@@ -269,9 +297,9 @@ def ad_view(store: Store, ad_id: str) -> dict[str, Any] | None:
         pass
     sources: dict[str, Any] = {}
     try:
-        from safelight.triage.explain import explain
+        from safelight.triage.explain import hit_sources
 
-        sources = (explain(store, ad_id) or {}).get("sources") or {}
+        sources = hit_sources(ad.get("hits") or [])
     except ImportError:
         pass
     images = []
@@ -318,7 +346,9 @@ def thumbnail(store: Store, ad_id: str, n: int) -> bytes | None:
 def _photo_ads(store: Store, digest: str, limit: int) -> dict[str, Any]:
     """Ads whose photos carry this exact SHA-256 or PDQ hash (photo selectors, indexed)."""
     digest = digest.lower()
-    return store.find_mentions([("photo", f"sha256:{digest}"), ("photo", f"pdq:{digest}")], limit=limit)
+    return store.find_mentions(
+        [("photo", f"sha256:{digest}"), ("photo", f"pdq:{digest}")], limit=limit
+    )
 
 
 def entity_view(store: Store, kind: str, value: str, limit: int = 1000) -> dict[str, Any]:
