@@ -99,7 +99,7 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
                 .join(ad_networks, ad_networks.c.ad_pk == ads.c.pk)
                 .where(ad_networks.c.network_id == network_id)
                 .order_by(ads.c.posted_at, ads.c.pk)
-            )
+            ).all()  # one fetch of all rows: far cheaper than a fetch per row
         ]
         pks = [r.pk for r in ad_rows]
         id_of = {r.pk: r.id for r in ad_rows}
@@ -110,7 +110,7 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
                 .join(ad_networks, ad_networks.c.ad_pk == mentions.c.ad_pk)
                 .where(ad_networks.c.network_id == network_id)
                 .order_by(mentions.c.ad_pk, mentions.c.start)
-            )
+            ).all()
         ]
         joined = conn.execute(
             sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk, ad_templates.c.similarity)
@@ -140,7 +140,7 @@ def _hub_flags(conn: sa.Connection, pairs: list[tuple[str, str]]) -> dict[tuple[
             q = sa.select(selectors.c.value, selectors.c.hub).where(
                 selectors.c.kind == kind, selectors.c.value.in_(values[i : i + 500])
             )
-            flags.update(((kind, v), bool(h)) for v, h in conn.execute(q))
+            flags.update(((kind, v), bool(h)) for v, h in conn.execute(q).all())
     return flags
 
 

@@ -515,7 +515,7 @@ class Store:
                     sa.select(ads.c.pk, *(ads.c[c] for c in cols)).where(
                         sa.text(f"ads.pk IN ({pks})")
                     )
-                )
+                ).all()
             }
             snippet_of: dict[int, str] = {}
             shown = [int(r.pk) for r in found[:n_snippets]]

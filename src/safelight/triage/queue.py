@@ -145,7 +145,7 @@ def _attach_ads(conn: sa.Connection, items: list[dict[str, Any]]) -> None:
             .where(ad_networks.c.network_id.in_(ids[i : i + _CHUNK]))
             .order_by(ads.c.pk)
         )
-        for nid, ad_id in conn.execute(q):
+        for nid, ad_id in conn.execute(q).all():  # one fetch, not one per row
             found[nid].append(ad_id)
     for it in items:
         it["ads"] = found.get(it["network"], [])
