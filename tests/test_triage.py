@@ -115,3 +115,55 @@ def test_explain_ad_and_network(loaded: Store) -> None:
     for hit in ad["hits"]:
         assert text[hit["start"] : hit["end"]] == hit["matched"]
         assert hit["source"]
+
+
+def _unscored(store: Store) -> int:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as conn:
+        return int(conn.scalar(sa.text("SELECT count(*) FROM networks WHERE scored_at IS NULL")))
+
+
+def test_a_queue_view_never_waits_for_another_scorer(loaded: Store) -> None:
+    """While another process is scoring (it holds the scoring lock), a queue view answers at
+    once with the queue as it stands instead of queueing behind it; the scorer finishes the job."""
+    import time
+
+    import sqlalchemy as sa
+
+    from safelight.triage.queue import SCORING_LOCK_KEY
+
+    with loaded.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE networks SET scored_at = NULL"))
+    waiting = _unscored(loaded)
+    assert waiting > 0
+    other = Store.open(str(loaded.engine.url.render_as_string(hide_password=False)), migrate=False)
+    try:
+        with other.engine.begin() as conn:  # "another process" in the middle of scoring
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCORING_LOCK_KEY})
+            else:
+                conn.execute(sa.text("UPDATE networks SET score = score WHERE 1 = 0"))
+            started = time.monotonic()
+            items = triage(loaded, limit=5)
+            assert time.monotonic() - started < 5  # not the 30 s a lock wait would take
+            assert len(items) == 5
+            assert refresh_scores(loaded, wait=False) == 0
+            assert _unscored(loaded) == waiting
+    finally:
+        other.close()
+    assert refresh_scores(loaded) == waiting  # the lock is free again: everything is scored
+    assert _unscored(loaded) == 0
+
+
+def test_a_queue_view_scores_a_bounded_share(loaded: Store) -> None:
+    import sqlalchemy as sa
+
+    from safelight.triage import queue
+
+    with loaded.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE networks SET scored_at = NULL"))
+    waiting = _unscored(loaded)
+    assert waiting > 3
+    assert queue.refresh_scores(loaded, limit=3, wait=False) == 3
+    assert _unscored(loaded) == waiting - 3

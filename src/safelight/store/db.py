@@ -43,7 +43,9 @@ def make_engine(db: str) -> sa.Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Up to 40 connections: one for each of the web server's 40 worker threads (AnyIO's
+    # default), so a busy server queues requests in its threads, never on the pool.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
 
 def _alembic_config(conn: sa.Connection) -> Config:

@@ -8,6 +8,7 @@ the facts it was made on, which is what the optional learned model trains from.
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
@@ -26,19 +27,46 @@ STATUSES = ("new", "reviewing", "escalated", "dismissed")
 _CHUNK = 400
 
 
-def refresh_scores(store: Store, now: str | None = None) -> int:
-    """Score every network changed since it was last scored; returns how many.
+# One scorer at a time: two scorers would compute the same networks and then wait on each
+# other's row locks (PostgreSQL) or on the single writer lock (SQLite) for as long as the
+# other's transaction lasts, which under load meant page views waiting tens of seconds.
+SCORING_LOCK_KEY = 0x5AFE1_0001  # PostgreSQL advisory lock key
+_scoring = threading.Lock()  # the same within one process (the web app's threads)
+VIEW_SCORING_LIMIT = 400  # the most networks one page view scores before answering
 
-    Every queue view calls this, so the usual case (nothing to score) is one indexed read
+
+def refresh_scores(
+    store: Store, now: str | None = None, *, limit: int | None = None, wait: bool = True
+) -> int:
+    """Score networks changed since they were last scored; returns how many.
+
+    Ingest, link and purge score everything they changed (`wait=True`: they queue behind
+    another scorer). Queue views call this with `wait=False` and a `limit`: when someone else
+    is scoring they answer at once with the queue as it stands, and a view never does more
+    than a bounded share of the work. The usual case, nothing to score, is one indexed read
     (`ix_networks_unscored`) and no write transaction."""
     with store.engine.connect() as conn:
         if not unscored_networks(conn, limit=1):
             return 0
-    now = now or utcnow()
+    if not _scoring.acquire(blocking=wait):
+        return 0
+    try:
+        return _score_unscored(store, now or utcnow(), limit, wait)
+    except sa.exc.OperationalError as exc:
+        if not wait and "locked" in str(exc):  # SQLite: another process holds the writer lock
+            return 0
+        raise
+    finally:
+        _scoring.release()
+
+
+def _score_unscored(store: Store, now: str, limit: int | None, wait: bool) -> int:
     registry = load_registry(Settings.from_env().indicators_path or None)
     done = 0
     with store.engine.begin() as conn:
-        ids = unscored_networks(conn)
+        if not _cross_process_lock(conn, wait):
+            return 0
+        ids = unscored_networks(conn, limit=limit)
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             facts = network_facts(conn, chunk, now)
@@ -64,6 +92,25 @@ def refresh_scores(store: Store, now: str | None = None) -> int:
     return done
 
 
+def _cross_process_lock(conn: sa.Connection, wait: bool) -> bool:
+    """Hold the scoring lock for this transaction, across processes (ingest and server).
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: its single writer lock does the
+    job; taken now (an immediate write) rather than at the first update, and without waiting
+    when `wait` is False."""
+    if conn.dialect.name == "postgresql":
+        fn = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        got = conn.scalar(sa.text(f"SELECT {fn}(:k)"), {"k": SCORING_LOCK_KEY})
+        return bool(got) if not wait else True
+    if not wait:
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:  # any write takes SQLite's writer lock; this one changes nothing
+            conn.execute(sa.update(networks).where(sa.false()).values(score=0))
+        finally:
+            conn.exec_driver_sql("PRAGMA busy_timeout=30000")
+    return True
+
+
 def triage(
     store: Store,
     limit: int = 50,
@@ -78,7 +125,7 @@ def triage(
     The order is that of the `ix_networks_rank` index, so the queue is read from the top of
     the index, never sorted whole. `with_ads=False` leaves out each item's list of ad ids
     (a page that shows only how many uses `size`)."""
-    refresh_scores(store)
+    refresh_scores(store, limit=VIEW_SCORING_LIMIT, wait=False)
     q = (
         sa.select(
             networks,
