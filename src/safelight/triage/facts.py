@@ -83,7 +83,13 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
                 mentions.c.value,
                 mentions.c.obfuscated,
                 mentions.c.detail,
-            ).where(_in(mentions.c.ad_pk, chunk), mentions.c.kind.in_(("phone", "age", "name")))
+            ).where(
+                _in(mentions.c.ad_pk, chunk),
+                # `kind || ''`, not `kind`: SQLite would otherwise read these ads' mentions by
+                # the (kind, value) index, i.e. every phone, age and name mention in the
+                # database (0.4 s per call at 1M ads), instead of by ad (a few ms).
+                mentions.c.kind.concat("").in_(("phone", "age", "name")),
+            )
         ):
             ment_of[m.ad_pk].append(m)
         leader_of.update(
