@@ -390,10 +390,12 @@ def entity_view(store: Store, kind: str, value: str, limit: int = 1000) -> dict[
                 sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value)
                 .where(
                     mentions.c.ad_pk.in_(pks[i : i + _CHUNK]),
-                    mentions.c.kind.in_([k for k in PIVOT_KINDS if k != "photo"]),
+                    # `kind || ''`: by kind, SQLite would read every phone, email, handle and
+                    # payment mention in the database (0.3-0.4 s at 1M ads) instead of these ads'.
+                    mentions.c.kind.concat("").in_([k for k in PIVOT_KINDS if k != "photo"]),
                 )
                 .distinct()
-            )
+            ).all()
             for r in rows:
                 if (r.kind, r.value) not in own:
                     linked[(r.kind, r.value)] += 1
