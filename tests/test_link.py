@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import random
 
+import numpy as np
+
+from safelight.link.hubs import Identities, count_groups
 from safelight.link.incremental import link_new, rebuild
 from safelight.link.networks import get_network, list_networks, network_of_ad
+from safelight.link.photos import spanning_forest
 from safelight.link.template import text_signature
 from safelight.records import Ad, Mention, ProcessedAd
 from safelight.settings import Settings
@@ -226,3 +230,184 @@ def test_network_ids_stable_when_network_grows(store):
     store.add_batch([_ad("g9", _random_text(rng) + " 832-555-0177", ("832-555-0177",))])
     link_new(store, SETTINGS)
     assert network_of_ad(store, "g9") == before == network_of_ad(store, "g0")
+
+
+def _reference_groups(
+    ads_of: dict[int, list[int]], keys_of: dict[int, list[int]], ignore: set[int]
+) -> dict[int, int]:
+    return {s: count_groups(sorted(pks), keys_of, s, ignore) for s, pks in ads_of.items()}
+
+
+def test_vectorised_hub_groups_follow_the_rule():
+    """hubs.Identities counts the same groups as the documented per-selector rule."""
+    rng = random.Random(21)
+    for _ in range(40):
+        n_ads = rng.randint(5, 60)
+        n_keys = rng.randint(3, 40)
+        templates = set(rng.sample(range(n_keys), k=n_keys // 4))
+        keys_of: dict[int, list[int]] = {}
+        for ad in range(n_ads):
+            keys = rng.sample(range(n_keys), k=rng.randint(0, 4))
+            tpl_keys = [k for k in keys if k in templates][:1]  # one template an ad at most
+            keys_of[ad] = [k for k in keys if k not in templates] + tpl_keys
+        carriers: dict[int, list[int]] = {}
+        for ad, keys in keys_of.items():
+            for k in keys:
+                carriers.setdefault(k, []).append(ad)
+        multi = sorted(k for k, a in carriers.items() if len(a) > 1 and k not in templates)
+        multi_tpl = sorted(k for k, a in carriers.items() if len(a) > 1 and k in templates)
+        # as link_new sees it: single-ad templates are no identity at all
+        keys_of = {
+            ad: [k for k in keys if k not in templates or k in multi_tpl]
+            for ad, keys in keys_of.items()
+        }
+        ptr = np.cumsum([0] + [len(carriers[k]) for k in multi])
+        sel_ads = np.asarray([a for k in multi for a in carriers[k]], dtype=np.int64)
+        t_pairs = [(a, i) for i, k in enumerate(multi_tpl) for a in carriers[k]]
+        lonely = np.zeros(n_ads, dtype=bool)
+        for k, a in carriers.items():
+            if len(a) == 1 and k not in templates:
+                lonely[a[0]] = True
+        ident = Identities(
+            ptr,
+            sel_ads,
+            n_ads,
+            np.asarray([a for a, _ in t_pairs], dtype=np.int64),
+            np.asarray([i for _, i in t_pairs], dtype=np.int64),
+            lonely,
+        )
+        which = np.arange(len(multi))
+        hubs = set(rng.sample(multi, k=min(len(multi), 2)))
+        ignore = np.asarray([k in hubs for k in multi] + [False] * len(multi_tpl), dtype=bool)
+        for ignored, mask in ((set(), None), (hubs, ignore)):
+            expected = _reference_groups({k: carriers[k] for k in multi}, keys_of, ignored)
+            got = ident.count_groups(which, mask)
+            assert dict(zip(multi, got.tolist(), strict=True)) == expected
+
+
+def _reference_forest(
+    pairs: list[tuple[int, int, int]], old: list[tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    """The sequential union-find the forest is defined by."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in old:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    kept = []
+    for a, b, d in sorted(pairs, key=lambda p: (p[1], p[2], p[0])):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            kept.append((a, b, d))
+    return kept
+
+
+def test_photo_spanning_forest_is_the_sequential_one():
+    rng = random.Random(8)
+    for _ in range(40):
+        n = rng.randint(2, 40)
+        pairs = {}
+        for _ in range(rng.randint(1, 80)):
+            a, b = rng.sample(range(1, n + 1), 2)
+            pairs[(min(a, b), max(a, b))] = rng.randint(0, 5)  # many ties
+        old = [tuple(rng.sample(range(1, n + 1), 2)) for _ in range(rng.randint(0, 5))]
+        flat = [(a, b, d) for (a, b), d in pairs.items()]
+        arr = np.asarray(flat, dtype=np.int64)
+        olds = np.asarray(old, dtype=np.int64).reshape(-1, 2)
+        got = spanning_forest(arr[:, 0], arr[:, 1], arr[:, 2], olds[:, 0], olds[:, 1])
+        assert list(zip(*(x.tolist() for x in got), strict=True)) == _reference_forest(flat, old)
+        big = 1 << 40  # ad keys too large for the one-key sort: the lexsort path
+        again = spanning_forest(
+            arr[:, 0] + big, arr[:, 1] + big, arr[:, 2], olds[:, 0] + big, olds[:, 1] + big
+        )
+        assert [
+            (x - big, y - big, d) for x, y, d in zip(*(v.tolist() for v in again), strict=True)
+        ] == [(x, y, d) for x, y, d in zip(*(v.tolist() for v in got), strict=True)]
+
+
+def _one_by_one(
+    pks: list[int], sigs: np.ndarray, keys: np.ndarray, threshold: float
+) -> list[tuple[int, int, float]]:
+    """The template rule taken literally: one ad at a time, in ad order."""
+    bands: dict[int, list[int]] = {}
+    leader_sig: dict[int, np.ndarray] = {}
+    out = []
+    for pk, sig, ad_keys in zip(pks, sigs, keys.tolist(), strict=True):
+        best, best_sim = -1, 0.0
+        for leader in sorted({x for k in ad_keys for x in bands.get(k, ())}):
+            sim = float(np.count_nonzero(sig == leader_sig[leader])) / 64
+            if sim > best_sim or (sim == best_sim and leader < best):
+                best, best_sim = leader, sim
+        if best >= 0 and best_sim >= threshold:
+            out.append((pk, best, best_sim))
+        else:
+            for k in ad_keys:
+                bands.setdefault(k, []).append(pk)
+            leader_sig[pk] = sig
+            out.append((pk, pk, 1.0))
+    return out
+
+
+def test_block_template_assignment_is_the_one_by_one_rule(monkeypatch):
+    """link/assign.py decides in rounds and blocks what the rule decides ad by ad."""
+    from safelight.link import assign
+    from safelight.link.incremental import band_keys_many
+
+    rng = np.random.default_rng(12)
+    for trial in range(12):
+        n = int(rng.integers(50, 400))
+        families = rng.integers(0, 4, size=(int(rng.integers(2, 12)), 64)).astype(np.uint32)
+        sigs = families[rng.integers(0, len(families), n)].copy()
+        flips = rng.random((n, 64)) < rng.uniform(0.05, 0.5)  # drift: many near the threshold
+        sigs[flips] = rng.integers(0, 4, int(flips.sum())).astype(np.uint32)
+        pks = np.arange(1, n + 1, dtype=np.int64) * 3
+        keys = band_keys_many(sigs)
+        threshold = float(rng.choice([0.3, 0.6, 0.8]))
+        if trial % 3 == 0:  # ads that must wait for lack of budget still end up right
+            monkeypatch.setattr(assign, "_CHECK_BUDGET", 5)
+        else:
+            monkeypatch.setattr(assign, "_CHECK_BUDGET", 4_000_000)
+        index = assign.LeaderIndex(np.zeros(0, np.int64), np.zeros(0, np.int64), {})
+        need = assign.join_count(threshold)
+        got = []
+        cut = n // 3  # two blocks: the second also meets the first's leaders via the index
+        for part in (slice(0, cut), slice(cut, n)):
+            leader, agree = assign.assign_block(index, pks[part], sigs[part], keys[part], need)
+            got += [
+                (p, lead, c / 64)
+                for p, lead, c in zip(
+                    pks[part].tolist(), leader.tolist(), agree.tolist(), strict=True
+                )
+            ]
+        assert got == _one_by_one(pks.tolist(), sigs, keys, threshold)
+
+
+def test_photo_hash_lists_decode_like_json():
+    """The batch shortcuts (all empty, all one hash) decode as the JSON parser would."""
+    import json
+
+    from safelight.link.photo_index import hex_to_codes
+    from safelight.link.photos import _hash_lists
+
+    rng = random.Random(4)
+
+    def h() -> str:
+        return "".join(rng.choice("0123456789abcdef") for _ in range(64))
+
+    batches = [
+        [json.dumps([h()]) for _ in range(5)],  # one hash each
+        [None, None],  # all empty
+        [json.dumps([h(), h()]), None, json.dumps([h()])],  # mixed: the parser
+    ]
+    for texts in batches:
+        counts, codes = _hash_lists(texts)
+        lists = [json.loads(t) if t else [] for t in texts]
+        assert counts.tolist() == [len(x) for x in lists]
+        assert (codes == hex_to_codes([x for hashes in lists for x in hashes])).all()

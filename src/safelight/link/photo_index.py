@@ -197,7 +197,7 @@ class PhotoIndex:
             qrow, rows, dist = _mih_join(queries, self.codes(), r, r // _CHUNK_BITS)
         else:
             qrow, rows, dist = self._lookup(queries, r)
-        qrow, ids, dist = _best_per_key(qrow, self.ids[rows], dist)
+        qrow, ids, dist = best_per_key(qrow, self.ids[rows], dist)
         final = np.lexsort((ids, dist, qrow))
         return qrow[final], ids[final], dist[final]
 
@@ -233,7 +233,7 @@ class PhotoIndex:
         ia, ib = self.ids[a], self.ids[b]
         keep = ia != ib
         lo, hi, dist = np.minimum(ia, ib)[keep], np.maximum(ia, ib)[keep], dist[keep]
-        lo, hi, dist = _best_per_key(lo, hi, dist)
+        lo, hi, dist = best_per_key(lo, hi, dist)
         return np.stack([lo, hi, dist], axis=1) if len(lo) else np.zeros((0, 3), np.int64)
 
     def _lookup(self, queries: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -357,12 +357,21 @@ class _ChunkTables:
         return qrow[close], rows[close], dist[close]
 
 
-def _best_per_key(
+def best_per_key(
     k1: np.ndarray, k2: np.ndarray, dist: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The smallest distance per (k1, k2), rows sorted by k1 then k2."""
     if len(k1) == 0:
         return k1.astype(np.int64), k2.astype(np.int64), dist.astype(np.int64)
+    if min(k1.min(), k2.min(), dist.min()) >= 0 and max(k1.max(), k2.max()) < 1 << 27:
+        # One int64 per row (k1, k2, distance: 27 + 27 + 9 bits) sorts several times
+        # faster than a three-key lexsort: millions of pairs at 1M ads.
+        key = np.sort((k1.astype(np.int64) << 36) | (k2.astype(np.int64) << 9) | dist)
+        pair = key >> 9
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = pair[1:] != pair[:-1]
+        key = key[new]
+        return key >> 36, (key >> 9) & ((1 << 27) - 1), key & 511
     first = np.lexsort((dist, k2, k1))
     k1, k2, dist = k1[first], k2[first], dist[first]
     new = np.ones(len(k1), dtype=bool)
@@ -408,18 +417,18 @@ def _mih_join(
     block = max(1, _BATCH_CANDIDATES // len(masks))  # query rows per step
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for chunk in range(_NCHUNK):
+        # 16-bit keys: numpy's stable sort is a radix sort there, several times faster.
+        border = np.argsort(b16[:, chunk], kind="stable")
         bkeys = b16[:, chunk].astype(np.int64)
-        border = np.argsort(bkeys, kind="stable")
         counts = np.bincount(bkeys, minlength=1 << _CHUNK_BITS)
         starts = np.cumsum(counts) - counts
-        bwords = [np.ascontiguousarray(b64[border, w]) for w in range(4)]
+        bwords = _columns(b64[border])
         if self_join:
             qorder, qkeys_all, qwords = border, bkeys[border], bwords
         else:
-            qkeys_raw = q16[:, chunk].astype(np.int64)
-            qorder = np.argsort(qkeys_raw, kind="stable")
-            qkeys_all = qkeys_raw[qorder]
-            qwords = [np.ascontiguousarray(q64[qorder, w]) for w in range(4)]
+            qorder = np.argsort(q16[:, chunk], kind="stable")
+            qkeys_all = q16[qorder, chunk].astype(np.int64)
+            qwords = _columns(q64[qorder])
         # Two words away from this chunk's word filter out nearly every false candidate.
         first = ((chunk * _CHUNK_BITS) // 64 + 1) % 4
         check = (first, (first + 1) % 4)
@@ -443,14 +452,15 @@ def _mih_join(
             for qpos, bpos, dist in _verify(
                 r_src, r_lo, r_len, qwords, bwords, check, rest, max_distance
             ):
-                qa, bb = qorder[qpos], border[bpos]
                 if chunk:
-                    # Drop pairs an earlier chunk already reported.
-                    earlier = np.bitwise_count(q16[qa, :chunk] ^ b16[bb, :chunk])
+                    # Drop pairs an earlier chunk already reported. The bucket-sorted copies
+                    # are read, not the rows: a pair sits near its bucket, a row anywhere.
+                    xor = np.stack([qwords[w][qpos] ^ bwords[w][bpos] for w in range(4)], axis=1)
+                    earlier = np.bitwise_count(xor.view("<u2")[:, :chunk])
                     fresh = ~(earlier <= nflip).any(axis=1)
-                    qa, bb, dist = qa[fresh], bb[fresh], dist[fresh]
-                if len(qa):
-                    found.append((qa, bb, dist))
+                    qpos, bpos, dist = qpos[fresh], bpos[fresh], dist[fresh]
+                if len(qpos):
+                    found.append((qorder[qpos], border[bpos], dist))
     if not found:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), empty.copy()
@@ -460,6 +470,12 @@ def _mih_join(
     if self_join:
         qa, bb = np.minimum(qa, bb), np.maximum(qa, bb)
     return qa, bb, dist
+
+
+def _columns(rows: np.ndarray) -> list[np.ndarray]:
+    """The four 64-bit words of (n, 4) rows as contiguous arrays (one row gather, then
+    sequential copies: cheaper than four strided gathers)."""
+    return [np.ascontiguousarray(rows[:, w]) for w in range(rows.shape[1])]
 
 
 def _verify(

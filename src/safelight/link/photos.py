@@ -10,109 +10,184 @@ fewer per chunk (exact up to distance 15, ~99% recall to 31; measured in bench_p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from safelight.link.photo_index import PhotoIndex, hex_to_codes
+from safelight.link.arrays import first_of_each, unique
+from safelight.link.photo_index import CODE_BYTES, PhotoIndex, best_per_key, hex_to_codes
+from safelight.link.scan import int_rows, stream_rows
 from safelight.settings import Settings
 from safelight.store.bulk import insert_rows
-from safelight.store.schema import links, photos
+from safelight.store.schema import links
 
 EXACT_LIMIT = 300_000
+# Empty lists come back as NULL: no string to build for the usual empty search-only list.
+_PHOTOS = (
+    "SELECT ad_pk, NULLIF(index_hashes, '[]'), NULLIF(query_hashes, '[]') FROM photos "
+    "WHERE NOT low_quality AND pdq != ''"
+)
 
 
-def _load(conn: sa.Connection) -> list[tuple[int, list[str], list[str]]]:
-    q = sa.select(photos.c.ad_pk, photos.c.index_hashes, photos.c.query_hashes).where(
-        photos.c.low_quality == sa.false(), photos.c.pdq != ""
-    )
-    return [(pk, json.loads(i), json.loads(qh)) for pk, i, qh in conn.execute(q)]
+@dataclass
+class _Hashes:
+    """Photo hashes as arrays: the ad of each row and its 32-byte code."""
+
+    ids: np.ndarray
+    codes: np.ndarray
+
+    def __getitem__(self, mask: np.ndarray) -> _Hashes:
+        return _Hashes(self.ids[mask], self.codes[mask])
+
+    @staticmethod
+    def concat(parts: list[_Hashes]) -> _Hashes:
+        if not parts:
+            return _Hashes(np.zeros(0, np.int64), np.zeros((0, CODE_BYTES), np.uint8))
+        return _Hashes(
+            np.concatenate([p.ids for p in parts]), np.concatenate([p.codes for p in parts])
+        )
 
 
-def _index(rows: Iterable[tuple[int, list[str], list[str]]]) -> PhotoIndex:
-    ids: list[int] = []
-    hashes: list[str] = []
-    for pk, index_hashes, _ in rows:
-        ids.extend([pk] * len(index_hashes))
-        hashes.extend(index_hashes)
+_ONE = len('[""]') + 2 * CODE_BYTES  # a JSON list of one hex hash
+
+
+def _hash_lists(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes per row and their codes, from a batch of JSON lists of hex hashes (None: an
+    empty list). Batches where every list is empty, or every list holds one hash, decode
+    in a few numpy steps: two million rows at 1M ads, too many for a parser call each."""
+    n = len(texts)
+    if texts.count(None) == n:
+        return np.zeros(n, dtype=np.int64), hex_to_codes([])
+    if all(t is not None and len(t) == _ONE for t in texts):
+        chars = np.frombuffer("".join(texts).encode(), dtype=np.uint8).reshape(n, _ONE)  # type: ignore[arg-type]
+        if (chars[:, :2] == np.frombuffer(b'["', np.uint8)).all() and (
+            chars[:, -2:] == np.frombuffer(b'"]', np.uint8)
+        ).all():
+            hexes = chars[:, 2:-2].tobytes().decode()
+            return np.ones(n, dtype=np.int64), hex_to_codes(
+                [hexes[i : i + 2 * CODE_BYTES] for i in range(0, len(hexes), 2 * CODE_BYTES)]
+            )
+    lists = [json.loads(t) if t is not None else [] for t in texts]
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=n)
+    return counts, hex_to_codes([h for hashes in lists for h in hashes])
+
+
+def _load(conn: sa.Connection) -> tuple[_Hashes, _Hashes]:
+    """Stored (index) and search-only hashes of every usable photo, decoded batch by batch
+    straight into arrays, so no Python string of a hash outlives its batch."""
+    stored: list[_Hashes] = []
+    search_only: list[_Hashes] = []
+    for rows in stream_rows(conn, _PHOTOS):
+        pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        for col, parts in ((1, stored), (2, search_only)):
+            counts, codes = _hash_lists([r[col] for r in rows])
+            parts.append(_Hashes(np.repeat(pks, counts), codes))
+    return _Hashes.concat(stored), _Hashes.concat(search_only)
+
+
+def _index(hashes: _Hashes) -> PhotoIndex:
     index = PhotoIndex()
-    if hashes:
-        index.add(np.asarray(ids, dtype=np.int64), hashes)
+    index.add_codes(hashes.ids, hashes.codes)
     return index
 
 
 def _search(
-    index: PhotoIndex, queries: list[tuple[int, str]], max_distance: int
-) -> list[tuple[int, int, int]]:
-    if not queries or len(index) == 0:
-        return []
-    codes = hex_to_codes([h for _, h in queries])
-    rows, ids, dist = index.search_arrays(codes, max_distance)
-    return [(queries[int(r)][0], int(i), int(d)) for r, i, d in zip(rows, ids, dist, strict=True)]
+    index: PhotoIndex, queries: _Hashes, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query ad, found ad, distance) of every match."""
+    if not len(queries.ids) or len(index) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    rows, ids, dist = index.search_arrays(queries.codes, max_distance)
+    return queries.ids[rows], ids, dist
 
 
 def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
     """Store one photo link per pair of ads, new ad involved, at its smallest distance."""
-    rows = _load(conn)
-    new = [r for r in rows if r[0] > watermark]
-    if not new:
+    stored, search_only = _load(conn)
+    new, new_q = stored.ids > watermark, search_only.ids > watermark
+    if not new.any() and not new_q.any():
         return 0
     d = settings.photo_distance
-    found: list[tuple[int, int, int]] = []
+    index = _index(stored)
     if watermark == 0:
-        index = _index(rows)
-        n_hashes = len(index)
-        pairs = index.pairs_within(d, exact=n_hashes <= EXACT_LIMIT)
-        found.extend((int(a), int(b), int(dist)) for a, b, dist in pairs)
-        found.extend(_search(index, [(pk, h) for pk, _, q in rows for h in q], d))
+        pairs = index.pairs_within(d, exact=len(index) <= EXACT_LIMIT)
+        found = [(pairs[:, 0], pairs[:, 1], pairs[:, 2]), _search(index, search_only, d)]
     else:
-        index = _index(rows)
-        found.extend(_search(index, [(pk, h) for pk, i, q in new for h in i + q], d))
-        # older photos' search-only variants (mirrors...) against the new photos
-        found.extend(
-            _search(_index(new), [(pk, h) for pk, _, q in rows if pk <= watermark for h in q], d)
-        )
-    best: dict[tuple[int, int], int] = {}
-    for a, b, dist in found:
-        if a == b:
-            continue
-        key = (min(a, b), max(a, b))
-        if key[1] <= watermark:
-            continue
-        if dist < best.get(key, 10**9):
-            best[key] = dist
-    kept = _spanning(conn, best)
+        queries = _Hashes.concat([stored[new], search_only[new_q]])
+        found = [
+            _search(index, queries, d),
+            # older photos' search-only variants (mirrors...) against the new photos
+            _search(_index(stored[new]), search_only[~new_q], d),
+        ]
+    a, b, dist = (np.concatenate([f[i] for f in found]) for i in range(3))
+    a, b, dist = _closest(a, b, dist, watermark)
+    a, b, dist = _spanning(conn, a, b, dist)
+    evidence = {int(x): json.dumps({"distance": int(x)}) for x in unique(dist)}
     insert_rows(
         conn,
         links,
         ("ad_a", "ad_b", "kind", "evidence"),
-        [(a, b, "photo", json.dumps({"distance": d})) for a, b, d in kept],
+        [
+            (x, y, "photo", evidence[z])
+            for x, y, z in zip(a.tolist(), b.tolist(), dist.tolist(), strict=True)
+        ],
     )
-    return len(kept)
+    return len(a)
 
 
-def _spanning(conn: sa.Connection, best: dict[tuple[int, int], int]) -> list[tuple[int, int, int]]:
-    """The links that join photo groups not joined yet, closest first: a spanning forest.
+def _closest(
+    a: np.ndarray, b: np.ndarray, dist: np.ndarray, watermark: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair of distinct ads (smaller first), a new ad involved, at its smallest distance."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = (lo != hi) & (hi > watermark)
+    return best_per_key(lo[keep], hi[keep], dist[keep])
+
+
+def _spanning(
+    conn: sa.Connection, a: np.ndarray, b: np.ndarray, dist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    old = int_rows(conn, "SELECT ad_a, ad_b FROM links WHERE kind = 'photo'", 2)
+    return spanning_forest(a, b, dist, old[:, 0], old[:, 1])
+
+
+def spanning_forest(
+    a: np.ndarray, b: np.ndarray, dist: np.ndarray, old_a: np.ndarray, old_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs that join photo groups not joined yet (by the stored links old_a-old_b or
+    an earlier pair): a spanning forest, built newest ad first (by the larger ad key),
+    closest first for each ad, then by the other ad; returned in that order.
 
     Reused photos make every ad of a network near every other (n² pairs); the forest keeps
-    the same connected groups with one link per ad, each still carrying its own distance."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.get(x, x) != x:
-            parent[x] = parent.get(parent[x], parent[x])
-            x = parent[x]
-        return x
-
-    for a, b in conn.execute(sa.select(links.c.ad_a, links.c.ad_b).where(links.c.kind == "photo")):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    kept = []
-    for (a, b), d in sorted(best.items(), key=lambda kv: (kv[0][1], kv[1], kv[0][0])):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-            kept.append((a, b, d))
-    return kept
+    the same connected groups with one link per ad, each still carrying its own distance.
+    Taking the pairs in that order and keeping each that joins two groups is Kruskal's
+    algorithm, so it is scipy's minimum spanning tree with each pair weighted by its rank
+    (distinct weights: one tree), over the groups the stored links already make."""
+    if not len(a):
+        return a, b, dist
+    if min(a.min(), dist.min()) >= 0 and b.max() < 1 << 27 and dist.max() < 1 << 9:
+        order = np.argsort((b << 36) | (dist << 27) | a)  # one key: faster than a lexsort
+    else:
+        order = np.lexsort((a, dist, b))
+    a, b, dist = a[order], b[order], dist[order]
+    nodes = unique(np.concatenate([a, b, old_a, old_b]))
+    n = len(nodes)
+    ia, ib = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+    group = np.arange(n)
+    if len(old_a):
+        oa, ob = np.searchsorted(nodes, old_a), np.searchsorted(nodes, old_b)
+        joined = coo_matrix((np.ones(len(oa), np.int8), (oa, ob)), shape=(n, n)).tocsr()
+        _, group = connected_components(joined, directed=False)
+    ga, gb = group[ia], group[ib]
+    lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
+    rank = np.flatnonzero(lo != hi)  # pairs inside one group join nothing
+    # Only the first pair between two groups can join them: one edge per group pair.
+    rank = rank[first_of_each(lo[rank] * np.int64(n) + hi[rank])]
+    weights = (rank + 1).astype(np.float64)
+    graph = coo_matrix((weights, (lo[rank], hi[rank])), shape=(n, n)).tocsr()
+    kept = np.sort(minimum_spanning_tree(graph).tocoo().data.astype(np.int64) - 1)
+    return a[kept], b[kept], dist[kept]
