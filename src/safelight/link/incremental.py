@@ -21,6 +21,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -199,7 +200,8 @@ class _Selectors:
         kind0: str | None = None
         value0: str | None = None
         group: list[int] = []
-        for rows in batches:  # one tight loop: it sees every mention of a rebuild
+        end = [("", "", -1)]  # a row no real one equals: it closes the last group
+        for rows in chain(batches, [end]):  # one tight loop: it sees every mention of a rebuild
             for kind, value, pk in rows:
                 if value == value0 and kind == kind0:
                     if pk != group[-1]:
@@ -212,12 +214,6 @@ class _Selectors:
                 elif group:
                     lonely.append(group[0])
                 kind0, value0, group = kind, value, [pk]
-        if len(group) > 1:
-            names.append((kind0, value0))  # type: ignore[arg-type]
-            ads.extend(group)
-            ends.append(len(ads))
-        elif group:
-            lonely.append(group[0])
         return cls(
             names,
             np.asarray(ends, dtype=np.int64),
