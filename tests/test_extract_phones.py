@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import geocoder
 
-from safelight.extract import numbering
+from safelight.extract import numbering, phones
 from safelight.extract.phones import find_phones
 
 H = "+17135550142"  # Houston
@@ -390,3 +390,32 @@ def test_long_text_is_linear() -> None:
     t0 = time.perf_counter()
     _check(text)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_window_memo_gives_fresh_answers() -> None:
+    """A phone line reused in another context (the window memo answers it) gives exactly what
+    a fresh scan gives: the memo key must hold everything the scan reads."""
+    lines = ["713-555-0142", "+1 713 555 0142", "(713) 555-0142", "seven 1 three 555 O142"]
+    contexts = [
+        ("", ""),
+        ("ID: ", ""),
+        ("post #", " now"),
+        ("see example.com/call/", ""),
+        ("text me at ", ")"),
+        ("+", "5"),
+        ("x" * 250 + " ", "\n"),
+        ("💋 call ", " 💋"),
+        ("12/25/2024 ", " 77002"),
+    ]
+    texts = [f"{before}{line}{after}" for line in lines for before, after in contexts]
+    texts += [f"Jade here, age 22. {t} ask for Jade" for t in texts]
+    # the same 100 characters before the number, in a URL path or not
+    for host in ("http://example.com/", "qqqqqqqqqqqqqqqqqqq/"):
+        texts.append("word " * 20 + "visit " + host + "a" * 120 + "/7135550142 ok")
+    fresh = []
+    for t in texts:
+        phones.clear_window_memo()
+        fresh.append([m.__repr__() for m in find_phones(t)])
+    for _ in range(2):  # from the memo now, in any order
+        for t, want in reversed(list(zip(texts, fresh, strict=True))):
+            assert [m.__repr__() for m in find_phones(t)] == want, t

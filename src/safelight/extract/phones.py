@@ -40,6 +40,7 @@ from safelight.extract.digits import (
     TRICK_NAMES,
     WEAK,
     Piece,
+    Span,
     scan,
     strong_enough,
     trie_pattern,
@@ -48,7 +49,7 @@ from safelight.extract.digits import (
 )
 from safelight.records import Mention
 
-__all__ = ["find_phones"]
+__all__ = ["clear_window_memo", "find_phones"]
 
 _NEED_NANP = 7  # digits or number words a plainly written NANP number has at least
 _NEED_OTHER = 5
@@ -109,10 +110,99 @@ def find_phones(text: str, region: str = "US") -> list[Mention]:
     budget = [_INTL_BUDGET]
     low = lowered(text)
     for start, end, nums in windows(text, need - 2, low):
-        for run in _runs(text, scan(text, start, end, nums, low)):
-            for m in _run_mentions(text, run, region, nanp, budget):
-                found.setdefault((m.start, m.end), m)
+        for m in _window_mentions(text, start, end, nums, low, region, nanp, budget):
+            found.setdefault((m.start, m.end), m)
     return sorted(found.values(), key=lambda m: (m.start, m.end))
+
+
+# -- windows, memoised --------------------------------------------------------------------
+
+# What a window of text yields, by the text it depends on: a poster's phone line recurs, word
+# for word, across their ads. Bounded; a memo, so the answers never depend on it.
+_Found = tuple[int, int, str, str, float, bool, str, str, tuple[str, ...]]
+_WINDOWS: dict[tuple[object, ...], tuple[_Found, ...]] = {}
+_WINDOWS_MAX = 20_000
+_BEHIND = 36  # how far before a number its checks look: context words (32), "+", "("
+_URL_BEHIND = 202  # ...and `_in_url`, back to the last space before the number
+
+
+def clear_window_memo() -> None:
+    """Forget the memoised windows (benchmarks that pass over the same ads again call it, so
+    each pass gains only from the lines its ads share)."""
+    _WINDOWS.clear()
+
+
+def _window_mentions(
+    text: str,
+    start: int,
+    end: int,
+    nums: list[Span],
+    low: str,
+    region: str,
+    nanp: bool,
+    budget: list[int],
+) -> list[Mention]:
+    """The numbers in one window of `text` (from `windows`), memoised by what they depend on.
+
+    Everything the finders read for a window lies in text[lo:end + 1]: the window, one
+    character after it, `_BEHIND` characters before it and, for `_in_url`, the text back to
+    the last space within `_URL_BEHIND` characters. The key holds that text, where the window
+    sits in it, whether it starts the text and its region, so equal keys give equal answers.
+    A window that spent some of the text's `phonenumbers` budget is not memoised; one that
+    spent none with budget left never reaches that call, so it spends none with any budget.
+    """
+    a, b = max(0, start - _URL_BEHIND), max(0, start - 2)
+    space = max(text.rfind(" ", a, b), text.rfind("\n", a, b), text.rfind("\t", a, b))
+    lo = max(0, min(start - _BEHIND, space if space >= 0 else start - _URL_BEHIND))
+    hi = end + 1
+    key = (
+        text[lo:hi],
+        lo == 0,
+        hi >= len(text),
+        start - lo,
+        end - lo,
+        tuple([(a - lo, b - lo) for a, b in nums]),
+        region,
+    )
+    hit = _WINDOWS.get(key)
+    if hit is not None:
+        return [
+            Mention(
+                "phone",
+                value,
+                raw,
+                lo + a,
+                lo + b,
+                conf,
+                obfuscated,
+                {"region": place, "country": country, "tricks": list(tricks)},
+            )
+            for a, b, value, raw, conf, obfuscated, place, country, tricks in hit
+        ]
+    before = budget[0]
+    out = [
+        m
+        for run in _runs(text, scan(text, start, end, nums, low))
+        for m in _run_mentions(text, run, region, nanp, budget)
+    ]
+    if budget[0] == before > 0:
+        if len(_WINDOWS) >= _WINDOWS_MAX:
+            _WINDOWS.clear()
+        _WINDOWS[key] = tuple(
+            (
+                m.start - lo,
+                m.end - lo,
+                m.value,
+                m.raw,
+                m.confidence,
+                m.obfuscated,
+                m.detail["region"],
+                m.detail["country"],
+                tuple(m.detail["tricks"]),
+            )
+            for m in out
+        )
+    return out
 
 
 # -- pieces -> groups -> runs ------------------------------------------------------------
