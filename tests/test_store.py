@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+
+import sqlalchemy as sa
 
 from safelight.records import Ad, Mention, ProcessedAd, Reject
 from safelight.store import Checkpoint, Store
 from safelight.store import db as store_db
 from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
+from safelight.store.rows import ad_rows, for_writer
+from safelight.store.schema import photos
 
 
 def _item(
@@ -46,6 +51,48 @@ def test_changed_repost_of_same_id_keeps_both_versions(store: Store) -> None:
     assert store.count() == 2
     original = store.get_ad("a1")
     assert original is not None and original["body"] == "first version"
+
+
+def test_rows_built_by_a_worker_are_stored_the_same(store: Store) -> None:
+    """Workers send `for_writer` items (rows only); a changed re-post renames its row, and the
+    photo and mention rows land as the store would have built them itself."""
+    photo = {
+        "position": 0,
+        "url": "https://img.example/1.jpg",
+        "sha256": "ab" * 32,
+        "md5": "",
+        "pdq": "cd" * 32,
+        "quality": 80,
+        "low_quality": False,
+        "index_hashes": ["cd" * 32],
+        "query_hashes": [],
+        "thumbnail": None,
+    }
+
+    def sent(ad_id: str, body: str) -> ProcessedAd:
+        item = _item(
+            ad_id, body, mentions=[Mention("phone", "+17135550142", "713-555-0142", 0, 12)]
+        )
+        item.features["photos"] = [photo]
+        item.rows = ad_rows(item)
+        return for_writer(item)
+
+    store.add_batch([sent("w1", "first version")])
+    store.add_batch([sent("w1", "edited version")])
+    assert store.count() == 2 and store.count("mentions") == 2
+    assert store.get_ad("w1")["body"] == "first version"
+    found = store.find_mentions([("phone", "+17135550142")])["ads"]
+    renamed = [a for a in found if a["id"] != "w1"]
+    assert len(renamed) == 1 and renamed[0]["id"].startswith("w1#")
+    edited = store.get_ad(renamed[0]["id"])
+    assert edited["body"] == "edited version" and edited["extra"]["original_id"] == "w1"
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.select(photos.c.pdq, photos.c.index_hashes)).all()
+    assert stored == [("cd" * 32, json.dumps(["cd" * 32]))] * 2
+    assert [a["id"] for a in store.search("edited")] == [renamed[0]["id"]]
+    if store.dialect == "sqlite":  # the batch's text index is whole and consistent
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO ads_fts(ads_fts) VALUES ('integrity-check')")
 
 
 def test_rejects_are_idempotent(store: Store) -> None:

@@ -22,6 +22,7 @@ from safelight.records import ProcessedAd, Reject
 from safelight.settings import Settings
 from safelight.stages import StageConfig, process_chunk
 from safelight.store import Checkpoint, Store
+from safelight.store.rows import for_writer
 
 CHUNK = 250  # records per task sent to a worker
 
@@ -88,11 +89,16 @@ def _processed_chunks(
     with ProcessPoolExecutor(max_workers=workers) as pool:
         window: deque[Future[list[ProcessedAd | Reject]]] = deque()
         for chunk in chunks:
-            window.append(pool.submit(process_chunk, chunk, cfg))
+            window.append(pool.submit(_process_for_writer, chunk, cfg))
             if len(window) >= workers * 3 + batch_size // CHUNK:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
+
+
+def _process_for_writer(chunk: list[RawRecord], cfg: StageConfig) -> list[ProcessedAd | Reject]:
+    """`process_chunk` in a worker, sending back only what the writer stores (`for_writer`)."""
+    return [p if isinstance(p, Reject) else for_writer(p) for p in process_chunk(chunk, cfg)]
 
 
 def _progress(enabled: bool | None, desc: str) -> Any:

@@ -49,6 +49,19 @@ MENTION_COLUMNS = (
 )
 HIT_COLUMNS = ("ad_pk", "indicator", "category", "weight", "matched", "start", "end", "source")
 FEATURE_COLUMNS = ("ad_pk", "sig", "ntokens")
+PHOTO_COLUMNS = (
+    "ad_pk",
+    "position",
+    "url",
+    "sha256",
+    "md5",
+    "pdq",
+    "quality",
+    "low_quality",
+    "index_hashes",
+    "query_hashes",
+    "thumbnail",
+)
 MAX_VALUE_CHARS = 400  # mentions.value is a VARCHAR(400)
 
 
@@ -66,6 +79,14 @@ class AdRows:
     mentions: list[tuple[Any, ...]] = field(default_factory=list)
     hits: list[tuple[Any, ...]] = field(default_factory=list)
     feature: tuple[Any, ...] | None = None
+    photos: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def renamed(self, ad_id: str, extra: dict[str, Any]) -> None:
+        """Give the ad row another id and extra (a changed re-post of a stored id)."""
+        row = list(self.ad)
+        row[AD_COLUMNS.index("id")] = ad_id
+        row[AD_COLUMNS.index("extra")] = dumps(extra)
+        self.ad = tuple(row)
 
 
 def image_json(im: Any) -> dict[str, Any]:
@@ -83,7 +104,7 @@ def image_json(im: Any) -> dict[str, Any]:
 
 
 def ad_rows(item: ProcessedAd) -> AdRows:
-    """The ad, mention, hit and signature rows of one processed ad (photos stay as dicts)."""
+    """The ad, mention, hit, signature and photo rows of one processed ad."""
     ad = item.ad
     row = (
         ad.id,
@@ -122,4 +143,20 @@ def ad_rows(item: ProcessedAd) -> AdRows:
     ]
     sig = item.features.get("signature")
     feature = (sig["sig"], sig["ntokens"]) if sig else None
-    return AdRows(row, mentions, hits, feature)
+    photos = [
+        tuple(
+            dumps(ph[c]) if c in ("index_hashes", "query_hashes") else ph[c]
+            for c in PHOTO_COLUMNS[1:]
+        )
+        for ph in item.features.get("photos") or ()
+    ]
+    return AdRows(row, mentions, hits, feature, photos)
+
+
+def for_writer(item: ProcessedAd) -> ProcessedAd:
+    """The item with only what `Store.add_batch` reads once its rows are built: the ad (id,
+    content hash, extra) and the rows. Workers send this form; unpickling the mentions, hits and
+    features a second time cost the single writer process more than storing them."""
+    if item.rows is None:
+        return item
+    return ProcessedAd(ad=item.ad, rows=item.rows)

@@ -26,8 +26,8 @@ from safelight.store.rows import (
     FEATURE_COLUMNS,
     HIT_COLUMNS,
     MENTION_COLUMNS,
+    PHOTO_COLUMNS,
     ad_rows,
-    dumps,
 )
 from safelight.store.schema import (
     ad_features,
@@ -183,7 +183,8 @@ class Store:
             if item.ad.id in taken:
                 item.ad.extra.setdefault("original_id", item.ad.id)
                 item.ad.id = f"{item.ad.id}#{item.ad.raw_sha256[:12]}"
-                item.rows = None  # the id and extra changed: rebuild its rows
+                if item.rows is not None:
+                    item.rows.renamed(item.ad.id, item.ad.extra)
             taken.add(item.ad.id)
         for item in fresh:
             if item.rows is None:
@@ -199,7 +200,9 @@ class Store:
         for chunk in _chunks(shas):
             q = sa.select(ads.c.raw_sha256, ads.c.pk).where(ads.c.raw_sha256.in_(chunk))
             pk_of.update((sha, pk) for sha, pk in conn.execute(q))
-        return [pk_of[sha] for sha in shas]
+        pks = [pk_of[sha] for sha in shas]
+        fts.index_new_ads(conn, pks)
+        return pks
 
     def _insert_children(
         self, conn: sa.Connection, items: Sequence[ProcessedAd], pks: list[int]
@@ -215,20 +218,12 @@ class Store:
             hit_rows.extend([key + h for h in rows.hits])
             if rows.feature is not None:
                 feature_rows.append(key + rows.feature)
-            for ph in item.features.get("photos") or ():
-                photo_rows.append(
-                    {
-                        **ph,
-                        "ad_pk": pk,
-                        "index_hashes": dumps(ph["index_hashes"]),
-                        "query_hashes": dumps(ph["query_hashes"]),
-                    }
-                )
+            if rows.photos:
+                photo_rows.extend([key + ph for ph in rows.photos])
         insert_rows(conn, mentions, MENTION_COLUMNS, mention_rows)
         insert_rows(conn, hits, HIT_COLUMNS, hit_rows)
         insert_rows(conn, ad_features, FEATURE_COLUMNS, feature_rows)
-        if photo_rows:
-            conn.execute(sa.insert(photos), photo_rows)
+        insert_rows(conn, photos, PHOTO_COLUMNS, photo_rows)
 
     def _insert_rejects(self, conn: sa.Connection, rows: Sequence[Reject], now: str) -> int:
         """Insert rejects not seen before (same source and line): re-runs add none."""

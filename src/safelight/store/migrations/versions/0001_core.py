@@ -12,10 +12,40 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from safelight.store import fts
-
 revision = "0001"
 down_revision = None
+
+# Full text: SQLite keeps an FTS5 table over ads(title, body) in step by triggers (0007
+# replaced the insert trigger); PostgreSQL a stored generated tsvector with a GIN index.
+_FTS_CREATE = {
+    "sqlite": (
+        "CREATE VIRTUAL TABLE ads_fts USING fts5(title, body, content='ads', content_rowid='pk',"
+        ' tokenize="unicode61 remove_diacritics 2")',
+        "CREATE TRIGGER ads_fts_ai AFTER INSERT ON ads BEGIN"
+        " INSERT INTO ads_fts(rowid, title, body) VALUES (new.pk, new.title, new.body); END",
+        "CREATE TRIGGER ads_fts_ad AFTER DELETE ON ads BEGIN"
+        " INSERT INTO ads_fts(ads_fts, rowid, title, body)"
+        " VALUES ('delete', old.pk, old.title, old.body); END",
+        "CREATE TRIGGER ads_fts_au AFTER UPDATE OF title, body ON ads BEGIN"
+        " INSERT INTO ads_fts(ads_fts, rowid, title, body)"
+        " VALUES ('delete', old.pk, old.title, old.body);"
+        " INSERT INTO ads_fts(rowid, title, body) VALUES (new.pk, new.title, new.body); END",
+    ),
+    "postgresql": (
+        "ALTER TABLE ads ADD COLUMN tsv tsvector GENERATED ALWAYS AS"
+        " (to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(body, ''))) STORED",
+        "CREATE INDEX ix_ads_tsv ON ads USING gin (tsv)",
+    ),
+}
+_FTS_DROP = {
+    "sqlite": (
+        "DROP TRIGGER IF EXISTS ads_fts_au",
+        "DROP TRIGGER IF EXISTS ads_fts_ad",
+        "DROP TRIGGER IF EXISTS ads_fts_ai",
+        "DROP TABLE IF EXISTS ads_fts",
+    ),
+    "postgresql": ("DROP INDEX IF EXISTS ix_ads_tsv", "ALTER TABLE ads DROP COLUMN IF EXISTS tsv"),
+}
 
 
 def upgrade() -> None:
@@ -97,12 +127,12 @@ def upgrade() -> None:
         sa.Column("key", sa.String(80), primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
-    for statement in fts.create_statements(op.get_bind().dialect.name):
+    for statement in _FTS_CREATE[op.get_bind().dialect.name]:
         op.execute(sa.text(statement))
 
 
 def downgrade() -> None:
-    for statement in fts.drop_statements(op.get_bind().dialect.name):
+    for statement in _FTS_DROP[op.get_bind().dialect.name]:
         op.execute(sa.text(statement))
     for name in ("meta", "ingest_checkpoints", "rejects", "hits", "mentions", "ads"):
         op.drop_table(name)
