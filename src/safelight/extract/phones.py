@@ -148,6 +148,8 @@ def _window_mentions(
     character after it, `_BEHIND` characters before it and, for `_in_url`, the text back to
     the last space within `_URL_BEHIND` characters. The key holds that text, where the window
     sits in it, whether it starts the text and its region, so equal keys give equal answers.
+    (`nums` need not be in it: no digit run crosses a window's edge, so they are the digit
+    runs and price marks of the window's own text.)
     A window that spent some of the text's `phonenumbers` budget is not memoised; one that
     spent none with budget left never reaches that call, so it spends none with any budget.
     """
@@ -161,7 +163,6 @@ def _window_mentions(
         hi >= len(text),
         start - lo,
         end - lo,
-        tuple([(a - lo, b - lo) for a, b in nums]),
         region,
     )
     hit = _WINDOWS.get(key)
