@@ -175,7 +175,38 @@ def test_cli_json_summary_lookup_and_search(tmp_path: Path, corpus: Path) -> Non
     expected = {t["id"] for t in truth if phone in t["phones"]}
     assert expected <= ids
     search = json.loads(_run("search", "friendly", "--db", db, "--json").stdout)
-    assert isinstance(search["ads"], list)
+    assert search["ads"] and search["ranked_within"] is None
+    # SAFELIGHT_SEARCH_RANK_WITHIN bounds the ranking to the newest matches, and says so
+    env = {**os.environ, "SAFELIGHT_SEARCH_RANK_WITHIN": "3"}
+    bounded = subprocess.run(
+        [*SAFELIGHT, "search", "friendly", "--db", db, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert json.loads(bounded.stdout)["ranked_within"] == 3
+    text = subprocess.run(
+        [*SAFELIGHT, "search", "friendly", "--db", db],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert "the best of the 3 most recently added" in text.stderr
+    every = subprocess.run(
+        [*SAFELIGHT, "search", "friendly", "--db", db, "--json", "--rank-all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    ranked_all = json.loads(every.stdout)
+    assert ranked_all["ranked_within"] is None
+    assert [a["id"] for a in ranked_all["ads"]] == [a["id"] for a in search["ads"]]
 
 
 def test_cli_extract_stdin_and_text() -> None:

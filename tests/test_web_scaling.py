@@ -4,6 +4,7 @@ before the limit, and query plans that read a few rows, never a whole table, per
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,12 +137,17 @@ def env(tmp_path_factory) -> Iterator[SimpleNamespace]:  # type: ignore[no-untyp
 def test_search_page_says_when_a_bound_applied(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     page = env.c.get("/search?q=roses").text
     assert "most recently added" not in page and "Counted over the best" not in page
-    monkeypatch.setattr(queries, "SEARCH_RANK_WITHIN", 5)
+    state = env.c.app.state
+    kept = state.settings
+    state.settings = dataclasses.replace(kept, search_rank_within=5)  # SAFELIGHT_SEARCH_RANK_WITHIN
     monkeypatch.setattr(queries, "SEARCH_POOL", 3)
-    page = env.c.get("/search?q=roses").text
+    try:
+        page = env.c.get("/search?q=roses").text
+        found = env.c.get("/api/search?q=roses").json()
+    finally:
+        state.settings = kept
     assert "More than 5 ads match: these are the best of the 5 most recently added." in page
     assert "Counted over the best 3 matches." in page
-    found = env.c.get("/api/search?q=roses").json()
     assert found["ranked_within"] == 5 and found["facets_over"] == 3 and found["truncated"]
 
 

@@ -186,12 +186,18 @@ def _search(p: argparse.ArgumentParser) -> Handler:
     p.add_argument("--from", dest="date_from", help="posted on or after (YYYY-MM-DD)")
     p.add_argument("--to", dest="date_to", help="posted on or before (YYYY-MM-DD)")
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument(
+        "--rank-all",
+        action="store_true",
+        help="rank every match, not only the newest SAFELIGHT_SEARCH_RANK_WITHIN (slower)",
+    )
     p.add_argument("--json", action="store_true")
 
     def run(args: argparse.Namespace) -> int:
         from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 
         settings = settings_from(args)
+        info: dict[str, Any] = {}
         try:
             results = open_store(args).search(
                 args.query,
@@ -201,13 +207,29 @@ def _search(p: argparse.ArgumentParser) -> Handler:
                 date_to=args.date_to,
                 limit=args.limit,
                 timeout_ms=settings.query_timeout_ms,
+                rank_within=0 if args.rank_all else settings.search_rank_within,
+                info=info,
             )
         except QueryTimeout as exc:
             print(f"safelight search: {exc}", file=sys.stderr)
             return 1
+        ranked_within = info.get("ranked_within")
         if args.json:
-            emit({"query": args.query, "ads": results, "count": len(results)})
+            emit(
+                {
+                    "query": args.query,
+                    "ads": results,
+                    "count": len(results),
+                    "ranked_within": ranked_within,
+                }
+            )
             return 0
+        if ranked_within:
+            print(
+                f"more than {ranked_within} ads match: these are the best of the {ranked_within}"
+                " most recently added (--rank-all ranks every match)",
+                file=sys.stderr,
+            )
         bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("[", "]")
         for r in results:
             snippet = (

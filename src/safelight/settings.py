@@ -86,6 +86,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allow_fetch", False, "Let the server fetch URLs found in ads (off: never)."),
     Setting("query_timeout_ms", 5000, "Time limit for one search or lookup query."),
     Setting(
+        "search_rank_within",
+        20_000,
+        "Full-text search ranks only the newest this many matching ads (0: every match);"
+        " results say when that left older matches out.",
+    ),
+    Setting(
         "cookie_secure",
         False,
         "Always mark the session cookie Secure (it already is on requests that arrive by HTTPS).",
@@ -130,6 +136,7 @@ class Settings:
     webhook_url: str = ""
     allow_fetch: bool = False
     query_timeout_ms: int = 5000
+    search_rank_within: int = 20_000
     cookie_secure: bool = False
     trust_proxy: bool = False
 

@@ -161,6 +161,7 @@ def search(
             date_to=date_to,
             min_score=min_score,
             limit=limit,
+            rank_within=settings_of(request).search_rank_within,
         )
     record(request, user, "search", q, {"results": result["count"]})
     selector = queries.strong_selector(q, settings_of(request).region)

@@ -238,6 +238,7 @@ def search_page(
             date_from=date_from,
             date_to=date_to,
             min_score=min_score,
+            rank_within=settings.search_rank_within,
         )
     record(
         request,

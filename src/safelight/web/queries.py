@@ -201,11 +201,11 @@ def strong_selector(query: str, region: str = "US") -> tuple[str, str] | None:
     return None
 
 
-# The facets count the best POOL matches, and a query ranks at most the newest RANK_WITHIN
-# matching ads: a word found in most of a million ads must still answer in well under a
-# second. Both bounds are shown beside the results whenever they cut anything.
+# The facets count the best POOL matches, and a query ranks at most the newest
+# `search_rank_within` matching ads (a setting): a word found in most of a million ads must
+# still answer in well under a second. Both bounds are shown beside the results whenever they
+# cut anything.
 SEARCH_POOL = 500
-SEARCH_RANK_WITHIN = 20_000
 
 
 def search(
@@ -218,6 +218,7 @@ def search(
     date_to: str | None = None,
     min_score: float | None = None,
     limit: int = 50,
+    rank_within: int = 20_000,
 ) -> dict[str, Any]:
     """Full-text results (snippets marked safely) with facets over the best matching ads."""
     info: dict[str, Any] = {}
@@ -230,7 +231,7 @@ def search(
         min_score=min_score,
         limit=SEARCH_POOL,
         snippets=limit,
-        rank_within=SEARCH_RANK_WITHIN,
+        rank_within=rank_within,
         info=info,
     )
     facets = {
