@@ -88,6 +88,7 @@ case_items = sa.Table(
     sa.Column("added_at", sa.String(25), nullable=False),
     sa.UniqueConstraint("case_id", "kind", "ref", name="uq_case_items"),
 )
+sa.Index("ix_case_items_kind_ref", case_items.c.kind, case_items.c.ref)  # migration 0006
 
 case_notes = sa.Table(
     "case_notes",

@@ -179,6 +179,15 @@ networks = sa.Table(
 )
 sa.Index("ix_networks_size", networks.c.size)
 sa.Index("ix_networks_score", networks.c.score)
+# The queue in triage order, networks not scored yet, and the networks list (migration 0006).
+sa.Index("ix_networks_rank", networks.c.score.desc(), networks.c.size.desc(), networks.c.id)
+sa.Index(
+    "ix_networks_unscored",
+    networks.c.id,
+    sqlite_where=networks.c.scored_at.is_(None),
+    postgresql_where=networks.c.scored_at.is_(None),
+)
+sa.Index("ix_networks_size_id", networks.c.size.desc(), networks.c.id)
 
 # ---- triage (migration 0004) ---------------------------------------------------------------
 
