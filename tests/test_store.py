@@ -208,3 +208,21 @@ def test_schema_declares_what_the_migrations_create(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [c for c in diff if not fts_only(c)] == []
+
+
+def test_text_index_of_a_batch_with_gaps_in_its_pks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """New ads are indexed by one range scan when their pks are contiguous, else by list."""
+    from safelight.store import fts
+
+    store = Store.open(str(tmp_path / "gaps.db"))
+    with store.engine.begin() as conn:
+        for pk in (3, 7, 8):
+            conn.exec_driver_sql(
+                "INSERT INTO ads(pk, id, raw_sha256, ingested_at, title, body)"
+                " VALUES (?, ?, ?, '2026-01-01T00:00:00Z', 'Sweet', 'visiting downtown')",
+                (pk, f"g{pk}", f"sha{pk}"),
+            )
+        fts.index_new_ads(conn, [3, 7, 8])
+        conn.exec_driver_sql("INSERT INTO ads_fts(ads_fts) VALUES ('integrity-check')")
+    assert sorted(a["id"] for a in store.search("downtown")) == ["g3", "g7", "g8"]
+    store.close()
