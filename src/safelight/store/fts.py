@@ -8,6 +8,7 @@ PostgreSQL: a stored generated tsvector with a GIN index, ranked by ts_rank.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -45,6 +46,63 @@ def search_statement(dialect: str, words: list[str], where: list[str], limit: in
         " FROM ads a, plainto_tsquery('simple', :match) q"
         f" WHERE a.tsv @@ q{extra} ORDER BY rank LIMIT {int(limit)}"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The statements of one ranked search (`Store.search`), for one set of filters.
+
+    `rank` gives (pk, rank) of every match, best first once ordered by rank; snippets come
+    after, for the hits shown. To rank only the newest n matches, each `newest` statement +
+    " LIMIT 1 OFFSET n" gives the pk just past the bound (None: fewer matches), and `rank` +
+    `after` with :after set to it keeps the newer ones. SQLite reads the text index alone
+    first (no join: cheap) and only when that passes the bound and there are filters, the
+    filtered matches."""
+
+    newest: tuple[str, ...]
+    after: str
+    rank: str
+
+
+def ranking(dialect: str, where: list[str]) -> Ranking:
+    """Ranking statements for matches of :match that also meet every `where` clause (on `a`)."""
+    extra = "".join(f" AND {clause}" for clause in where)
+    if dialect == "sqlite":
+        newest = ["SELECT rowid FROM ads_fts WHERE ads_fts MATCH :match ORDER BY rowid DESC"]
+        if where:
+            newest.append(
+                "SELECT ads_fts.rowid FROM ads_fts JOIN ads a ON a.pk = ads_fts.rowid"
+                f" WHERE ads_fts MATCH :match{extra} ORDER BY ads_fts.rowid DESC"
+            )
+        rank = (
+            "SELECT a.pk AS pk, bm25(ads_fts) AS rank FROM ads_fts JOIN ads a"
+            f" ON a.pk = ads_fts.rowid WHERE ads_fts MATCH :match{extra}"
+            if where
+            else "SELECT rowid AS pk, bm25(ads_fts) AS rank FROM ads_fts"
+            " WHERE ads_fts MATCH :match"  # nothing to filter: no join per match
+        )
+        return Ranking(tuple(newest), " AND ads_fts.rowid > :after", rank)
+    matches = f"FROM ads a, plainto_tsquery('simple', :match) q WHERE a.tsv @@ q{extra}"
+    return Ranking(
+        (f"SELECT a.pk {matches} ORDER BY a.pk DESC",),
+        " AND a.pk > :after",
+        f"SELECT a.pk AS pk, -ts_rank(a.tsv, q) AS rank {matches}",
+    )
+
+
+def snippets(dialect: str, words: list[str], pks: list[int]) -> tuple[str, dict[str, str]]:
+    """SQL giving (pk, snippet) for these matching ads, and its parameters besides :match.
+
+    SQLite: `search_statement`'s snippet, but straight from the text index by rowid and
+    without bm25 (which would recount the matches once per rowid)."""
+    listed = "(" + ", ".join(str(int(pk)) for pk in pks) + ")"  # integers from the database
+    if dialect == "sqlite":
+        sql = (
+            "SELECT rowid AS pk, snippet(ads_fts, -1, :open, :close, '…', 24) AS snippet"
+            f" FROM ads_fts WHERE ads_fts MATCH :match AND rowid IN {listed}"
+        )
+        return sql, {"open": HIGHLIGHT_OPEN, "close": HIGHLIGHT_CLOSE}
+    return search_statement(dialect, words, [f"a.pk IN {listed}"], len(pks)), {}
 
 
 def match_param(dialect: str, words: list[str]) -> str:

@@ -463,39 +463,16 @@ class Store:
             params["min_score"] = float(min_score)
         limit = max(1, min(limit, 500))
         n_snippets = limit if snippets is None else max(0, min(snippets, limit))
-        extra = "".join(f" AND {clause}" for clause in where)
-        # The ranking reads (pk, rank) only; the snippets come after, for the hits shown.
-        # For `rank_within`, each `newest` statement + " LIMIT 1 OFFSET n" gives the pk just
-        # past the bound. SQLite reads the text index alone first (no join: cheap) and only
-        # when that passes the bound and there are filters, the filtered matches.
-        if self.dialect == "sqlite":
-            newest = ["SELECT rowid FROM ads_fts WHERE ads_fts MATCH :match ORDER BY rowid DESC"]
-            if where:
-                newest.append(
-                    "SELECT ads_fts.rowid FROM ads_fts JOIN ads a ON a.pk = ads_fts.rowid"
-                    f" WHERE ads_fts MATCH :match{extra} ORDER BY ads_fts.rowid DESC"
-                )
-            after = " AND ads_fts.rowid > :after"
-            rank_sql = (
-                "SELECT a.pk AS pk, bm25(ads_fts) AS rank FROM ads_fts JOIN ads a"
-                f" ON a.pk = ads_fts.rowid WHERE ads_fts MATCH :match{extra}"
-                if where
-                else "SELECT rowid AS pk, bm25(ads_fts) AS rank FROM ads_fts"
-                " WHERE ads_fts MATCH :match"  # nothing to filter: no join per match
-            )
-        else:
-            matches = f"FROM ads a, plainto_tsquery('simple', :match) q WHERE a.tsv @@ q{extra}"
-            newest = [f"SELECT a.pk {matches} ORDER BY a.pk DESC"]
-            after = " AND a.pk > :after"
-            rank_sql = f"SELECT a.pk AS pk, -ts_rank(a.tsv, q) AS rank {matches}"
+        plan = fts.ranking(self.dialect, where)
         with self.engine.connect() as conn, deadline(conn, timeout_ms):
             cut = None
-            for sql in newest if rank_within else []:
+            rank_sql = plan.rank
+            for sql in plan.newest if rank_within else []:
                 cut = conn.scalar(sa.text(f"{sql} LIMIT 1 OFFSET {int(rank_within or 0)}"), params)
                 if cut is None:  # no more matches than the bound: rank them all
                     break
             if cut is not None:  # more: rank the newest only, and say so
-                rank_sql += after
+                rank_sql += plan.after
                 params["after"] = int(cut)
                 if info is not None:
                     info["ranked_within"] = int(rank_within or 0)
@@ -515,24 +492,8 @@ class Store:
             snippet_of: dict[int, str] = {}
             shown = [int(r.pk) for r in found[:n_snippets]]
             if shown:
-                in_shown = "(" + ", ".join(str(pk) for pk in shown) + ")"
-                if self.dialect == "sqlite":
-                    # fts.search_statement's snippet, but straight from the text index by rowid
-                    # and without bm25 (which would recount the matches once per rowid).
-                    sql = (
-                        "SELECT rowid AS pk, snippet(ads_fts, -1, :open, :close, '…', 24)"
-                        f" AS snippet FROM ads_fts WHERE ads_fts MATCH :match AND rowid IN {in_shown}"
-                    )
-                    snip_params = {
-                        "match": params["match"],
-                        "open": fts.HIGHLIGHT_OPEN,
-                        "close": fts.HIGHLIGHT_CLOSE,
-                    }
-                else:
-                    sql = fts.search_statement(
-                        self.dialect, words, [f"a.pk IN {in_shown}"], len(shown)
-                    )
-                    snip_params = {"match": params["match"]}
+                sql, snip_params = fts.snippets(self.dialect, words, shown)
+                snip_params["match"] = params["match"]
                 snippet_of = {r.pk: r.snippet for r in conn.execute(sa.text(sql), snip_params)}
         out = []
         for r in found:
