@@ -103,12 +103,17 @@ def unseen_count(store: Store, user: dict[str, Any]) -> int:
     """How many (ad, list) matches this user has not marked seen (0 for roles without work)."""
     if not can(user, "work"):
         return 0
-    g = _grouped()
     with store.engine.connect() as conn:
         mark = _seen_mark(conn, user)
-        return int(
-            conn.scalar(sa.select(sa.func.count()).select_from(g).where(g.c.last_id > mark)) or 0
+        # A group's last match is past the mark exactly when any of its matches is: so only the
+        # matches past it are read (a pk range), not every group of the table on every page.
+        newer = (
+            sa.select(hash_matches.c.ad_pk, hash_matches.c.list_id)
+            .where(hash_matches.c.id > mark)
+            .distinct()
+            .subquery()
         )
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(newer)) or 0)
 
 
 def mark_seen(store: Store, user: dict[str, Any]) -> int:
