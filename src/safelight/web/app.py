@@ -8,6 +8,7 @@ own files, so an ad that smuggles markup past the escaping still cannot run code
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -156,6 +157,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(_warm_up, app)
         await _warm_routes(app)
+        # What is loaded by now (gazetteers, tables, templates) lives as long as the server:
+        # frozen, the collector stops walking it on every full collection (~80 ms pauses
+        # under load at 1M ads, the network page's p95).
+        gc.collect()  # garbage of the warm-up is not kept for ever
+        gc.freeze()
         yield
 
     app = FastAPI(
