@@ -241,13 +241,17 @@ class _Selectors:
 
 
 def _pivot_rows(conn: sa.Connection, ad_pks: Sequence[int]) -> list[tuple[int, str, str]]:
-    """(ad_pk, kind, value) of the pivot selectors of these ads."""
-    base = sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value).where(
-        mentions.c.kind.in_(PIVOT_KINDS)
-    )
+    """(ad_pk, kind, value) of the pivot selectors of these ads.
+
+    The statement names the ads only and the kinds are kept here: with `kind IN (...)` in it,
+    SQLite chose the (kind, value) index and read every pivot mention of the database for each
+    chunk (an update of 2,000 ads on a 1M-ad database spent a minute there)."""
+    base = sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value)
+    pivots = frozenset(PIVOT_KINDS)
     out: list[tuple[int, str, str]] = []
     for chunk in _chunks(sorted(ad_pks)):
-        out.extend(tuple(r) for r in conn.execute(base.where(mentions.c.ad_pk.in_(chunk))))  # type: ignore[misc]
+        rows = conn.execute(base.where(mentions.c.ad_pk.in_(chunk)))
+        out.extend((pk, kind, value) for pk, kind, value in rows if kind in pivots)
     return out
 
 
