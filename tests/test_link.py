@@ -411,3 +411,45 @@ def test_photo_hash_lists_decode_like_json():
         lists = [json.loads(t) if t else [] for t in texts]
         assert counts.tolist() == [len(x) for x in lists]
         assert (codes == hex_to_codes([x for hashes in lists for x in hashes])).all()
+
+
+def test_update_reads_only_its_ads_mentions(tmp_path):
+    """An update looks up the mentions of the ads it touches: never every mention of a kind
+    (SQLite picks the (kind, value) index for `kind IN (...) AND ad_pk IN (...)`, which at 1M
+    ads read every phone, email and photo hash once per chunk), nor the whole table."""
+    import re
+
+    import sqlalchemy as sa
+
+    items = _corpus(random.Random(5))
+    store = Store.open(str(tmp_path / "plan.db"))
+    store.add_batch(items[:30])
+    link_new(store, SETTINGS)
+    store.add_batch(items[30:])
+    statements: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        if not many and "mentions" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, params))
+
+    sa.event.listen(store.engine, "before_cursor_execute", grab)
+    try:
+        link_new(store, SETTINGS)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", grab)
+    assert statements
+    trap = re.compile(
+        r"USING (COVERING )?INDEX ix_mentions_kind_value \(kind=\?\)$|SCAN mentions\b"
+    )
+    raw = store.engine.raw_connection()
+    try:
+        bad = [
+            (line, " ".join(sql.split())[:120])
+            for sql, params in statements
+            for *_, line in raw.execute("EXPLAIN QUERY PLAN " + sql, params)
+            if trap.search(line)
+        ]
+    finally:
+        raw.close()
+    store.close()
+    assert bad == []
