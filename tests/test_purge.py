@@ -116,3 +116,33 @@ def test_cli_dry_run_then_apply(store, db_url) -> None:  # type: ignore[no-untyp
     result = json.loads(out.getvalue())
     assert result["applied"] and result["purge"] == 3 and store.count() == 6
     assert audit.list_entries(store, action="retention.purge")[0]["user"] == "cli"
+
+
+def test_a_watched_photo_keeps_its_ads(store) -> None:  # type: ignore[no-untyped-def]
+    """A photo watch or case entity holds a bare digest; the ads whose photo selectors carry
+    it as SHA-256 or PDQ are kept (found through the indexed mentions, not the photos table)."""
+    import hashlib
+
+    from safelight.records import Ad, Mention, ProcessedAd
+
+    sha, pdq = "ab" * 32, "cd" * 32
+    items = []
+    for ad_id, value in (("by-sha", f"sha256:{sha}"), ("by-pdq", f"pdq:{pdq}"), ("other", None)):
+        mentions = [Mention("photo", value, "img.jpg", -1, -1)] if value else []
+        ad = Ad(
+            id=ad_id,
+            title="",
+            body="Companionship",
+            raw_sha256=hashlib.sha256(ad_id.encode()).hexdigest(),
+        )
+        items.append(ProcessedAd(ad=ad, mentions=mentions))
+    store.add_batch(items)
+    ann = users.add_user(store, "ann", "analyst", "a long password")
+    watches.add_watch(store, ann, "photo", sha.upper())
+    case = cases.create_case(store, ann, "Photos")
+    cases.add_item(store, case["id"], ann, "entity", f"photo:{pdq}")
+    with store.engine.connect() as conn:
+        kept = retention.protected(conn)
+        pk_of = dict(conn.execute(sa.select(ads.c.id, ads.c.pk)).all())
+    assert kept["watch"] == {pk_of["by-sha"]}
+    assert kept["case"] == {pk_of["by-pdq"]}

@@ -27,7 +27,7 @@ from safelight.cases import audit
 from safelight.cases.tables import alerts, case_items, watches
 from safelight.settings import Settings
 from safelight.store import Store
-from safelight.store.schema import ad_networks, ads, hash_matches, mentions, photos, triage_status
+from safelight.store.schema import ad_networks, ads, hash_matches, mentions, triage_status
 
 SELECTOR_KINDS = ("phone", "email", "handle", "payment", "url", "name")
 _CHUNK = 500
@@ -49,18 +49,28 @@ def _pks_with_selectors(conn: sa.Connection, pairs: set[tuple[str, str]]) -> set
     by_kind: dict[str, list[str]] = {}
     for kind, value in pairs:
         by_kind.setdefault(kind, []).append(value)
+    if "photo" in by_kind:  # a bare digest names the photos with that SHA-256 or PDQ hash
+        by_kind["photo"] = sorted(
+            {
+                form
+                for v in by_kind["photo"]
+                for form in (
+                    (v.lower(),) if v.startswith(("sha256:", "pdq:")) else _photo_values(v)
+                )
+            }
+        )
     for kind, values in by_kind.items():
         for chunk in _chunks(sorted(values)):
-            if kind == "photo":
-                q = sa.select(photos.c.ad_pk).where(
-                    sa.or_(photos.c.sha256.in_(chunk), photos.c.pdq.in_(chunk))
-                )
-            else:
-                q = sa.select(mentions.c.ad_pk).where(
-                    mentions.c.kind == kind, mentions.c.value.in_(chunk)
-                )
+            q = sa.select(mentions.c.ad_pk).where(
+                mentions.c.kind == kind, mentions.c.value.in_(chunk)
+            )
             out.update(conn.scalars(q))
     return out
+
+
+def _photo_values(digest: str) -> tuple[str, str]:
+    """The photo selectors (`stages.photo_mentions`) a bare SHA-256 or PDQ digest may be."""
+    return f"sha256:{digest.lower()}", f"pdq:{digest.lower()}"
 
 
 def _network_ads(conn: sa.Connection, network_ids: set[str]) -> set[int]:

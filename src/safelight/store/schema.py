@@ -239,8 +239,8 @@ photos = sa.Table(
     sa.Column("thumbnail", sa.LargeBinary),
 )
 sa.Index("ix_photos_ad", photos.c.ad_pk)
-sa.Index("ix_photos_sha256", photos.c.sha256)
-sa.Index("ix_photos_pdq", photos.c.pdq)
+# No index on sha256 or pdq (migration 0008 dropped them): a photo's hashes are found through
+# its selectors in `mentions` ("sha256:…", "pdq:…"), which are indexed already.
 
 hashlists = sa.Table(
     "hashlists",
