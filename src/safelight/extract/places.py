@@ -639,7 +639,7 @@ def find_places(text: str, location: str = "") -> list[Mention]:
     return out
 
 
-_LINE_MEMO = 8192  # lines remembered; full, the memos hold about 14 MB (generated ads)
+_LINE_MEMO = 16384  # lines remembered: a few MB, the lines of some thousands of recent ads
 
 
 @lru_cache(maxsize=_LINE_MEMO)
