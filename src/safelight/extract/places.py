@@ -59,7 +59,6 @@ class City:
 class _Gazetteer:
     cities: dict[str, tuple[City, ...]] = field(default_factory=dict)
     first: dict[str, int] = field(default_factory=dict)  # first word -> most words in a key
-    first_words: frozenset[str] = frozenset()  # the keys of `first`, for set intersections
     # every start of two or more words of a key ("salt lake", "salt lake city"): a name is
     # followed word by word only while it can still become a key
     prefixes: frozenset[str] = frozenset()
@@ -170,7 +169,6 @@ def _gazetteer() -> _Gazetteer:
         g.first[parts[0]] = max(g.first.get(parts[0], 0), len(parts))
         prefixes.update(" ".join(parts[:n]) for n in range(2, len(parts) + 1))
     g.prefixes = frozenset(prefixes)
-    g.first_words = frozenset(g.first)
 
     names: dict[str, list[tuple[str, str]]] = {}
     codes: dict[str, list[tuple[str, str]]] = {}
@@ -251,7 +249,7 @@ def _in_place(city: City, where: tuple[str, str]) -> bool:
     return city.country == cc and (not region or city.region == region)
 
 
-def _pick(cands: tuple[City, ...], bias: tuple[tuple[str, str], ...]) -> City:
+def _pick(cands: tuple[City, ...], bias: list[tuple[str, str]]) -> City:
     for where in bias:
         for city in cands:
             if _in_place(city, where):
@@ -261,19 +259,21 @@ def _pick(cands: tuple[City, ...], bias: tuple[tuple[str, str], ...]) -> City:
 
 def _mention(text: str, start: int, end: int, city: City, conf: float) -> Mention:
     return Mention(
-        "place", city.label, text[start:end], start, end, round(conf, 2), detail=_detail(city)
+        "place",
+        city.label,
+        text[start:end],
+        start,
+        end,
+        round(conf, 2),
+        detail={
+            "city": city.name,
+            "region": city.region if city.country in ("US", "CA") else "",
+            "country": city.country,
+            "lat": city.lat,
+            "lon": city.lon,
+            "geonameid": city.geonameid,
+        },
     )
-
-
-def _detail(city: City) -> dict[str, object]:
-    return {
-        "city": city.name,
-        "region": city.region if city.country in ("US", "CA") else "",
-        "country": city.country,
-        "lat": city.lat,
-        "lon": city.lon,
-        "geonameid": city.geonameid,
-    }
 
 
 _LOWER_PAIR = re.compile(r",[ \t]?([a-z]{2}|[a-z]{4,20})(?![\w])")
@@ -306,12 +306,10 @@ def _lower_pairs(text: str, g: _Gazetteer) -> list[Mention]:
             if not cands or text[tokens[-1][2] : comma].strip():
                 continue
             place = _judge(
-                text, tokens[i:], " ".join(t[3] for t in tokens[i:]), cands, (), False, g
+                text, tokens[i:], " ".join(t[3] for t in tokens[i:]), cands, [], False, g
             )
-            if place is not None:
-                mention = _mention(text, tokens[i][1], *place)
-                if mention.confidence >= 0.95:
-                    found.append(mention)
+            if place is not None and place.confidence >= 0.95:
+                found.append(place)
             break
     return found
 
@@ -366,82 +364,15 @@ def _starts(text: str, g: _Gazetteer, relaxed: bool) -> list[tuple[int, str]]:
     if "'" in low or "’" in low:
         odd += _apostrophe_words(here)
     found += [w for w in odd if w not in first and _norm_token(w) in first]
-    starts: list[tuple[int, str]] = []
-    _add_occurrences(text, low, found, relaxed, starts)
-    starts.sort()
-    return starts
-
-
-def _add_occurrences(
-    text: str, low: str, found: list[str], relaxed: bool, starts: list[tuple[int, str]]
-) -> None:
-    """Append (offset, word) for each standalone occurrence of `found` (capitalised unless
-    `relaxed`), each word with "'" also looked for as written with "’"."""
+    starts = []
     for w in found:
         spellings = (w, w.replace("'", "’")) if "'" in w else (w,)
         for spelling in spellings:
             for i in standalone(low, spelling):
                 if relaxed or text[i].isupper():
                     starts.append((i, text[i : i + len(w)]))
-
-
-@lru_cache(maxsize=256)
-def _plain(chars: frozenset[str]) -> bool:
-    """Whether a text's characters beyond ASCII (`wide_chars`) are all uncased and neither
-    letters nor digits (emoji, bullets, dashes): then lower-casing changes only A-Z, every
-    word character is ASCII and only A-Z are capitals. (The Kelvin sign, the one non-ASCII
-    capital that lower-cases to ASCII, is a letter, so it is not plain.)"""
-    return not any(c.isalnum() or c.isupper() or c.lower() != c for c in chars)
-
-
-# A capitalised word, with what follows it up to the end of its letters and apostrophes
-# ("Tampa's", "O'Neil's"): the apostrophe words are read from these.
-_CAP_ITEM = re.compile(r"[A-Z]\w*(?:['’][A-Za-z'’]*)?")
-
-
-def _add_capitalised(text: str, low: str, word: str, starts: list[tuple[int, str]]) -> None:
-    """What `_add_occurrences` adds for `word` (not relaxed) in a `_plain` text, from the word's
-    capital initial (in such a text the only capital that lower-cases to it) rather than from
-    every occurrence of the word: short words ("or", "my") occur inside many others."""
-    n = len(word)
-    size = len(low)
-    cap = word[0].upper()
-    find = text.find
-    i = find(cap)
-    while i >= 0:
-        j = i + n
-        if (
-            low.startswith(word, i)
-            and not (i and ((c := low[i - 1]).isalnum() or c == "_"))
-            and not (j < size and ((c := low[j]).isalnum() or c == "_"))
-        ):
-            starts.append((i, text[i:j]))
-        i = find(cap, i + 1)
-
-
-@lru_cache(maxsize=4096)
-def _odd_words(item: str) -> tuple[str, ...]:
-    """The `_apostrophe_spans` of `item` that `_starts` would keep as words whose key differs
-    from the word ("tampa's"), if the text's word set holds them (memoised: "I'm", "It's"
-    recur in every ad)."""
-    first = _gazetteer().first
-    return tuple(w for w in _apostrophe_spans(item) if w not in first and _norm_token(w) in first)
-
-
-def _apostrophe_spans(item: str) -> list[str]:
-    """The lower-case spans of `item` (a `_CAP_ITEM` match holding an apostrophe) that start
-    at a capital at its start or after an apostrophe, end at an apostrophe or its end, and
-    hold an apostrophe; "’" written "'" as in the word set."""
-    low = item.lower().replace("’", "'")
-    cuts = [k for k, c in enumerate(low) if c == "'"]
-    ends = [*cuts, len(low)]
-    out = []
-    for a in (0, *(k + 1 for k in cuts)):
-        if a < len(item) and item[a].isupper():
-            first_cut = next((k for k in cuts if k >= a), None)
-            if first_cut is not None:
-                out += [low[a:e] for e in ends if e > first_cut]
-    return out
+    starts.sort()
+    return starts
 
 
 def _apostrophe_words(here: frozenset[str]) -> list[str]:
@@ -460,94 +391,45 @@ def _apostrophe_words(here: frozenset[str]) -> list[str]:
     return out
 
 
-# What the judgement of a name starting at some offset can read to its right: the start word,
-# then at most 9 more tokens (a name of up to 5 words, one more read to see it end, and a
-# region of up to 4 words after the name), each reached through a gap of 1 to 7 characters
-# from " \t-.,(", then a last gap and the one character that ends it. Every token lies in a
-# run of `[\w'’]` (a superset of the letters and apostrophes tokens are made of), so the
-# first 10 runs bound the reading; a longer window is safe, a shorter one would not be.
-_READ_RIGHT = re.compile(r"[\w'’]*(?:[ \t\-.,(]{1,7}[\w'’]+){0,9}[ \t\-.,(]{0,7}")
-_BEFORE = 24  # `_judge` reads this many characters before a name for its cues
-
-
-def _scan(text: str, bias: tuple[tuple[str, str], ...], relaxed: bool) -> list[Mention]:
+def _scan(text: str, bias: list[tuple[str, str]], relaxed: bool) -> list[Mention]:
     g = _gazetteer()
     out: list[Mention] = []
     done = 0
     for start, word in _starts(text, g, relaxed):
         if start < done:
             continue
-        # The judgement reads only `before` and `right` (and the bias): memoised by exactly
-        # that text, since the ads of one poster repeat their place lines.
-        lo = max(0, start - _BEFORE)
-        stop = _READ_RIGHT.match(text, start + len(word)).end() + 1
-        found = _place_at(text[lo:start], text[start:stop], len(word), bias, relaxed)
-        if found is None:
+        key0 = _norm_token(word)
+        longest = g.first.get(key0)
+        if longest is None:
             continue
-        size, label, conf, detail, where = found
-        done = start + size
-        # A fresh Mention and detail dict for each call: callers may change what they get.
-        out.append(
-            Mention("place", label, text[start:done], start, done, conf, detail=dict(detail))
-        )
-        if where not in bias:
-            bias = (where, *bias)
+        end = start + len(word)
+        toks: list[_Tok] = [(word, start, end, key0)]
+        keys = [key0]  # keys[n - 1]: the key of the first n tokens
+        limit = min(longest, _MAX_NGRAM)
+        while len(toks) < limit and (m := _NEXT.match(text, end)) is not None:
+            nxt = m.group(1)
+            norm = _norm_token(nxt)
+            key = f"{keys[-1]} {norm}"
+            if key not in g.prefixes:
+                break  # no key goes on this way: longer names are impossible
+            end = m.end(1)
+            toks.append((nxt, m.start(1), end, norm))
+            keys.append(key)
+        for n in range(len(toks), 0, -1):
+            key = keys[n - 1]
+            cands = g.cities.get(key)
+            if cands:
+                found = _judge(text, toks[:n], key, cands, bias, relaxed, g)
+                if found is not None:
+                    out.append(found)
+                    done = found.end
+                    where = (found.detail["country"], found.detail["region"])
+                    if where not in bias:
+                        bias = [where, *bias]
+                break
     if not relaxed and "," in text:
         out = add_free(out, _lower_pairs(text, g))
     return out
-
-
-# A place found at some offset: (length of the mention, value, rounded confidence, detail,
-# (country, region) for the bias). Shared by the memo, so the detail dict is only copied.
-_Found = tuple[int, str, float, dict[str, object], tuple[str, str]]
-
-
-@lru_cache(maxsize=8192)
-def _place_at(
-    before: str, right: str, size: int, bias: tuple[tuple[str, str], ...], relaxed: bool
-) -> _Found | None:
-    """The place named by the word of `size` characters opening `right`, if any: a pure
-    function of its arguments, so it is memoised (the caller builds each Mention afresh)."""
-    g = _gazetteer()
-    text = before + right
-    start = len(before)
-    word = right[:size]
-    key0 = _norm_token(word)
-    longest = g.first.get(key0)
-    if longest is None:
-        return None
-    end = start + size
-    toks: list[_Tok] = [(word, start, end, key0)]
-    keys = [key0]  # keys[n - 1]: the key of the first n tokens
-    limit = min(longest, _MAX_NGRAM)
-    while len(toks) < limit and (m := _NEXT.match(text, end)) is not None:
-        nxt = m.group(1)
-        norm = _norm_token(nxt)
-        key = f"{keys[-1]} {norm}"
-        if key not in g.prefixes:
-            break  # no key goes on this way: longer names are impossible
-        end = m.end(1)
-        toks.append((nxt, m.start(1), end, norm))
-        keys.append(key)
-    for n in range(len(toks), 0, -1):
-        key = keys[n - 1]
-        cands = g.cities.get(key)
-        if cands:
-            found = _judge(text, toks[:n], key, cands, bias, relaxed, g)
-            if found is None:
-                return None
-            stop, city, conf = found
-            detail = _detail(city)
-            where = (city.country, detail["region"])
-            return stop - start, city.label, round(conf, 2), detail, where
-    return None
-
-
-def clear_place_memo() -> None:
-    """Forget memoised lines and judgements (benchmarks call it to time unseen texts)."""
-    _place_at.cache_clear()
-    _line_words.cache_clear()
-    _line_places.cache_clear()
 
 
 def _judge(
@@ -555,20 +437,20 @@ def _judge(
     toks: list[_Tok],
     key: str,
     cands: tuple[City, ...],
-    bias: tuple[tuple[str, str], ...],
+    bias: list[tuple[str, str]],
     relaxed: bool,
     g: _Gazetteer,
-) -> tuple[int, City, float] | None:
-    """Whether the tokens name a place, and which one: (end of the mention, city, confidence)."""
+) -> Mention | None:
+    """Decide whether the tokens name a place, and which one."""
     start, end = toks[0][1], toks[-1][2]
-    before = text[max(0, start - _BEFORE) : start]
+    before = text[max(0, start - 24) : start]
     region = _region_after(text, end, g)
     if region is not None:
         wheres, stop = region
         for where in wheres:
             inside = tuple(c for c in cands if _in_place(c, where))
             if inside:
-                return stop, _pick(inside, bias), 0.95
+                return _mention(text, start, stop, _pick(inside, bias), 0.95)
     tail = _tail(before)
     if _tail_ends(tail, g.name_cues):
         return None
@@ -578,14 +460,14 @@ def _judge(
     city = _pick(cands, bias)
     home = city.country in ("US", "CA")
     if relaxed:
-        return end, city, 0.6 if stop_word else 0.8
+        return _mention(text, start, end, city, 0.6 if stop_word else 0.8)
     if not capital or len(key) < 3:
         if cue and not stop_word and capital is False and city.population >= 100_000:
-            return end, city, 0.6
+            return _mention(text, start, end, city, 0.6)
         return None
     if stop_word:
         if cue and (home or city.population >= _BIG_ABROAD):
-            return end, city, 0.6
+            return _mention(text, start, end, city, 0.6)
         return None
     if not home and city.population < _BIG_ABROAD and not cue:
         return None
@@ -595,7 +477,7 @@ def _judge(
         conf = 0.7
     else:
         conf = 0.6
-    return end, city, min(conf + (0.1 if cue else 0.0), 0.9)
+    return _mention(text, start, end, city, min(conf + (0.1 if cue else 0.0), 0.9))
 
 
 @lru_cache(maxsize=4096)
@@ -615,101 +497,14 @@ def find_places(text: str, location: str = "") -> list[Mention]:
 
     `location` is the ad's location field ("Portland, Maine"), or just a state, province or
     country ("ME", "Ontario", "US") when that is all that is known."""
-    bias = _bias_of(location)
-    if not _plain(wide_chars(text)):
-        return _scan(text, bias, relaxed=False)
-    # Line by line, each line's places memoised: ads repeat their lines (a poster's ads share
-    # most of theirs). Nothing `_scan` reads crosses a newline (no gap pattern takes one, and
-    # a cue before a name must end right before it on its line), so a line's places depend
-    # only on the line, the bias so far, and which of the line's key words the whole text's
-    # word set holds (`_line_words`); they are the same as `_scan` finds there.
-    here = word_set(lowered(text))
-    out: list[Mention] = []
-    offset = 0
-    for line in text.split("\n"):
-        if line:
-            asked = _line_words(line)
-            present = tuple(filter(here.__contains__, asked)) if asked else ()
-            if present or "," in line:
-                found, bias = _line_places(line, present, bias)
-                for start, end, label, conf, detail in found:
-                    a, b = offset + start, offset + end
-                    out.append(Mention("place", label, text[a:b], a, b, conf, detail=dict(detail)))
-        offset += len(line) + 1
-    return out
-
-
-_LINE_MEMO = 16384  # lines remembered: a few MB, the lines of some thousands of recent ads
-
-
-@lru_cache(maxsize=_LINE_MEMO)
-def _line_words(line: str) -> tuple[str, ...]:
-    """The words whose presence in the text's word set decides which starts `_starts` finds
-    in `line` of a `_plain` text, in a fixed order: key words written capitalised, "Saint"
-    and the like, and apostrophe words whose key differs from the word ("Tampa's").
-
-    In a `_plain` text a capitalised standalone occurrence of a word begins a `_CAP_ITEM`
-    match or follows an apostrophe inside one (only A-Z are capitals, and a word character
-    before it would make it not standalone). So the capitalised key words are among the
-    matches' words split at apostrophes, and the apostrophe words among their
-    `_apostrophe_spans`: supersets, whose offsets `_add_capitalised` then checks."""
-    g = _gazetteer()
-    first = g.first
-    items = _CAP_ITEM.findall(line)
-    if not items:
-        return ()
-    blob = " ".join(items).lower()
-    caps = blob.replace("'", " ").replace("’", " ").split()
-    asked = {w for w in g.first_words.intersection(caps) if len(w) > 1}
-    asked.update(w for w in _CANON if _CANON[w] in first and w in blob)
-    if "'" in blob or "’" in blob:
-        asked.update(w for item in items if "'" in item or "’" in item for w in _odd_words(item))
-    return tuple(sorted(asked))
-
-
-# A place found in a line: (start, end, value, rounded confidence, detail).
-_LinePlace = tuple[int, int, str, float, dict[str, object]]
-
-
-@lru_cache(maxsize=_LINE_MEMO)
-def _line_places(
-    line: str, present: tuple[str, ...], bias: tuple[tuple[str, str], ...]
-) -> tuple[tuple[_LinePlace, ...], tuple[tuple[str, str], ...]]:
-    """`_scan(line, bias, relaxed=False)` of one line of a `_plain` text whose word set holds
-    `present` of the line's `_line_words`, as plain data (memoised; the caller builds the
-    Mentions afresh), with the bias it leaves for the next line."""
-    g = _gazetteer()
-    low = line.lower()  # what `lowered` gives in a `_plain` text
-    starts: list[tuple[int, str]] = []
-    for w in present:
-        for spelling in (w, w.replace("'", "’")) if "'" in w else (w,):
-            _add_capitalised(line, low, spelling, starts)
-    starts.sort()
-    out: list[Mention] = []
-    done = 0
-    for start, word in starts:
-        if start < done:
-            continue
-        stop = _READ_RIGHT.match(line, start + len(word)).end() + 1
-        lo = max(0, start - _BEFORE)
-        found = _place_at(line[lo:start], line[start:stop], len(word), bias, False)
-        if found is None:
-            continue
-        size, label, conf, detail, where = found
-        done = start + size
-        out.append(Mention("place", label, line[start:done], start, done, conf, detail=detail))
-        if where not in bias:
-            bias = (where, *bias)
-    if "," in line:
-        out = add_free(out, _lower_pairs(line, g))
-    return tuple((m.start, m.end, m.value, m.confidence, m.detail) for m in out), bias
+    return _scan(text, list(_bias_of(location)), relaxed=False)
 
 
 def place_of_location(location: str) -> Mention | None:
     """The city an ad's location field names ("Houston, TX", "north bay ontario"), if any."""
     if not location or not location.strip():
         return None
-    found = _scan(location[:200], (), relaxed=True)
+    found = _scan(location[:200], [], relaxed=True)
     if not found:
         return None
     return max(found, key=lambda m: m.confidence)
