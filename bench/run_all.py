@@ -1,7 +1,7 @@
 """Run every benchmark in order with the sizes the issues ask for; each prints its figures.
 
-    python bench/run_all.py            # full sizes (about an hour on 2 cores)
-    python bench/run_all.py --quick    # small sizes, a few minutes
+python bench/run_all.py            # full sizes (about an hour on 2 cores)
+python bench/run_all.py --quick    # small sizes, a few minutes
 """
 
 from __future__ import annotations

@@ -41,8 +41,12 @@ def _ads(folder: Path) -> Path:
         ("p5", "c.png", "An unrelated poster writing about marathon training plans"),
     ]
     path = folder / "ads.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "body": body, "images": [{"path": img}]}) + "\n"
-                            for i, img, body in rows))
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "body": body, "images": [{"path": img}]}) + "\n"
+            for i, img, body in rows
+        )
+    )
     return path
 
 
@@ -96,7 +100,9 @@ def test_known_hash_list_match_tops_triage(ingested) -> None:
     store, folder, settings = ingested
     known = hash_image(folder / "c.png")
     (folder / "list.csv").write_text(f"pdq,label\n{known.pdq},case-4471\n")
-    result = import_hashlist(store, folder / "list.csv", "missing-children-test", "missing", settings)
+    result = import_hashlist(
+        store, folder / "list.csv", "missing-children-test", "missing", settings
+    )
     assert result["matches"] == 1
     refresh_scores(store)
     top = triage(store, limit=1)[0]
@@ -112,8 +118,16 @@ def test_new_ads_are_matched_at_ingest(ingested) -> None:
     (folder / "list.csv").write_text(f"sha256\n{hash_image(folder / 'a.png').sha256}\n")
     import_hashlist(store, folder / "list.csv", "exact-list", "csam", settings)
     picture(11).save(folder / "again.png")
-    (folder / "more.jsonl").write_text(json.dumps({"id": "p9", "body": "a later ad with a reused picture",
-                                                   "images": [{"path": "again.png"}]}) + "\n")
+    (folder / "more.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "p9",
+                "body": "a later ad with a reused picture",
+                "images": [{"path": "again.png"}],
+            }
+        )
+        + "\n"
+    )
     ingest_paths([folder / "more.jsonl"], store, settings, progress=False)
     link_new(store, settings)
     assert {m["ad"] for m in list_matches(store)} >= {"p1", "p9"}
@@ -122,8 +136,20 @@ def test_new_ads_are_matched_at_ingest(ingested) -> None:
 def test_cli_hash_json(tmp_path: Path) -> None:
     picture(5).save(tmp_path / "x.png")
     Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "flat.png")
-    out = subprocess.run([sys.executable, "-m", "safelight", "hash", str(tmp_path / "x.png"),
-                          str(tmp_path / "flat.png"), "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "safelight",
+            "hash",
+            str(tmp_path / "x.png"),
+            str(tmp_path / "flat.png"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [set(r) >= {"path", "pdq", "quality", "sha256"} for r in rows] == [True, True]
     assert rows[1]["low_quality"] is True

@@ -58,17 +58,25 @@ def test_dismissed_item_returns_only_with_new_ads(loaded: Store, db_url: str) ->
         set_status(loaded, item["network"], "dismissed", "", "ana")  # a reason is required
     set_status(loaded, item["network"], "dismissed", "adult independent, checked", "ana")
     assert item["network"] not in {it["network"] for it in triage(loaded, limit=500)}
-    assert item["network"] in {it["network"] for it in triage(loaded, limit=500, include_dismissed=True)}
+    assert item["network"] in {
+        it["network"] for it in triage(loaded, limit=500, include_dismissed=True)
+    }
 
     # a new ad arrives in the network (same phone, new text): the item comes back
     ad = loaded.get_ad(item["ads"][0])
     phone = next(m for m in ad["mentions"] if m["kind"] == "phone")
-    extra = Path(db_url.replace("sqlite:///", "") + ".new.jsonl") if db_url.startswith("sqlite") else None
+    extra = (
+        Path(db_url.replace("sqlite:///", "") + ".new.jsonl")
+        if db_url.startswith("sqlite")
+        else None
+    )
     if extra is None:
         import tempfile
 
         extra = Path(tempfile.mkdtemp()) / "new.jsonl"
-    extra.write_text(json.dumps({"id": "new-arrival", "body": f"Back this week, call {phone['raw']}"}) + "\n")
+    extra.write_text(
+        json.dumps({"id": "new-arrival", "body": f"Back this week, call {phone['raw']}"}) + "\n"
+    )
     settings = Settings.from_env(db=db_url, workers=1)
     ingest_paths([extra], loaded, settings, progress=False)
     link_new(loaded, settings)
