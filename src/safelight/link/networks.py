@@ -94,35 +94,37 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
         out = _network_row(row)
         ad_rows = [
             _AdRow._make(r)
-            for r in conn.execute(
-                sa.select(*(ads.c[name] for name in _AdRow._fields))
-                .join(ad_networks, ad_networks.c.ad_pk == ads.c.pk)
-                .where(ad_networks.c.network_id == network_id)
-                .order_by(ads.c.posted_at, ads.c.pk)
-            ).all()  # one fetch of all rows: far cheaper than a fetch per row
+            for r in conn.execute(  # one fetch of all rows: far cheaper than a fetch per row
+                _in_network(ads.c.pk, network_id, *(ads.c[n] for n in _AdRow._fields)).order_by(
+                    ads.c.posted_at, ads.c.pk
+                )
+            ).all()
         ]
         pks = [r.pk for r in ad_rows]
         id_of = {r.pk: r.id for r in ad_rows}
         ment = [
             _MentionRow._make(r)
             for r in conn.execute(
-                sa.select(*(mentions.c[name] for name in _MentionRow._fields))
-                .join(ad_networks, ad_networks.c.ad_pk == mentions.c.ad_pk)
-                .where(ad_networks.c.network_id == network_id)
-                .order_by(mentions.c.ad_pk, mentions.c.start)
+                _in_network(
+                    mentions.c.ad_pk, network_id, *(mentions.c[n] for n in _MentionRow._fields)
+                ).order_by(mentions.c.ad_pk, mentions.c.start)
             ).all()
         ]
         joined = conn.execute(
-            sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk, ad_templates.c.similarity)
-            .join(ad_networks, ad_networks.c.ad_pk == ad_templates.c.ad_pk)
-            .where(ad_networks.c.network_id == network_id)
+            _in_network(
+                ad_templates.c.ad_pk,
+                network_id,
+                ad_templates.c.ad_pk,
+                ad_templates.c.leader_pk,
+                ad_templates.c.similarity,
+            )
         ).all()
         tmpl = {pk: leader for pk, leader, _ in joined}
         sims = {pk: sim for pk, _, sim in joined}
         photo = conn.execute(
-            sa.select(links.c.ad_a, links.c.ad_b, links.c.kind, links.c.evidence)
-            .join(ad_networks, ad_networks.c.ad_pk == links.c.ad_a)
-            .where(ad_networks.c.network_id == network_id)
+            _in_network(
+                links.c.ad_a, network_id, links.c.ad_a, links.c.ad_b, links.c.kind, links.c.evidence
+            )
         ).all()
         pivot_values = sorted({(m.kind, m.value) for m in ment if m.kind in PIVOT_KINDS})
         hubs = _hub_flags(conn, pivot_values)
@@ -130,6 +132,15 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
     out.update(_assemble(ad_rows, ment, tmpl, sims, photo, hubs, id_of, pks))
     out["template"] = template
     return out
+
+
+def _in_network(ad_pk: Any, network_id: str, *columns: Any) -> sa.Select[Any]:
+    """SELECT `columns` of the rows whose `ad_pk` column names an ad of this network."""
+    return (
+        sa.select(*columns)
+        .join(ad_networks, ad_networks.c.ad_pk == ad_pk)
+        .where(ad_networks.c.network_id == network_id)
+    )
 
 
 def _hub_flags(conn: sa.Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
