@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)

@@ -73,15 +73,15 @@ def _tables() -> _Tables:
             # text's word set (which reads "’" as "'") holds every one of them then.
             rest = frozenset(w.replace("’", "'") for w in spelling.split()[1:])
             index.setdefault(first, []).append((rest, spelling))
-    tails = tuple(str(t).lower() for t in data["signoff_tails"])
+    lower_tails = tuple(str(t).lower() for t in data["signoff_tails"])
     return _Tables(
         cue_re,
         signoff_re,
         words("names.yaml", "common_words") | words("names.yaml", "contractions"),
         spelled,
         {k: tuple(v) for k, v in index.items()},
-        tails,
-        tuple(t for t in tails if not any(o != t and o in t for o in tails)),
+        lower_tails,
+        tuple(t for t in lower_tails if not any(o != t and o in t for o in lower_tails)),
         tuple((str(a).split()[0], str(a).lower()) for a in data["after_cues"]),
     )
 

@@ -69,5 +69,4 @@ def selectors_for_query(text: str, region: str = "US") -> list[tuple[str, str]]:
     if ":" in text and not pairs:
         kind, _, value = text.partition(":")
         pairs.append((kind.strip().lower(), value.strip()))
-    seen: set[tuple[str, str]] = set()
-    return [p for p in pairs if not (p in seen or seen.add(p))]
+    return list(dict.fromkeys(pairs))

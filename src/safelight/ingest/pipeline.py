@@ -151,7 +151,7 @@ def _ingest_one(
 ) -> dict[str, Any]:
     source = str(path.resolve())
     fingerprint = source_fingerprint(path)
-    counts = {
+    counts: dict[str, Any] = {
         "source": source,
         "read": 0,
         "stored": 0,

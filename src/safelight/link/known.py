@@ -8,6 +8,7 @@ is never shown: only that a photo matched which list.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ def import_hashlist(
     parsed = load_hash_list(path)
     with store.engine.begin() as conn:
         conn.execute(sa.delete(hashlists).where(hashlists.c.name == name))
-        list_id = conn.execute(
+        inserted = conn.execute(
             sa.insert(hashlists).values(
                 name=name,
                 kind=kind,
@@ -48,7 +49,9 @@ def import_hashlist(
                 imported_at=utcnow(),
                 n_hashes=len(parsed.hashes),
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None
+        list_id = inserted[0]
         rows = [
             {"list_id": list_id, "kind": h.kind, "value": h.value, "label": h.label}
             for h in parsed.hashes
@@ -101,8 +104,6 @@ def _match(
     if pdq_known:
         index.add(np.arange(len(pdq_known), dtype=np.int64), [k.value for k in pdq_known])
     queries: list[tuple[Any, str]] = []
-    import json
-
     for ph in conn.execute(pq):
         for kind in ("sha256", "md5"):
             k = exact.get((kind, getattr(ph, kind)))
@@ -141,8 +142,10 @@ def _match(
         conn.execute(sa.insert(hash_matches), new_rows)
         # the networks of matched ads must be re-scored: a match forces the top of triage
         pks = sorted({r["ad_pk"] for r in new_rows})
-        ids = conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(pks)))
-        conn.execute(sa.update(networks).where(networks.c.id.in_(list(ids))).values(scored_at=None))
+        net_ids = conn.scalars(
+            sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(pks))
+        ).all()
+        conn.execute(sa.update(networks).where(networks.c.id.in_(net_ids)).values(scored_at=None))
     return len(new_rows)
 
 

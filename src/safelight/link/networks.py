@@ -129,7 +129,7 @@ def get_network(store: Store, network_id: str) -> dict[str, Any] | None:
         pivot_values = sorted({(m.kind, m.value) for m in ment if m.kind in PIVOT_KINDS})
         hubs = _hub_flags(conn, pivot_values)
         template = _template(conn, tmpl)
-    out.update(_assemble(ad_rows, ment, tmpl, sims, photo, hubs, id_of, pks))
+    out.update(_assemble(ad_rows, ment, tmpl, sims, list(photo), hubs, id_of, pks))
     out["template"] = template
     return out
 

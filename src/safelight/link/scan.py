@@ -34,7 +34,7 @@ def stream_rows(conn: sa.Connection, sql: str, size: int = FETCH) -> Iterator[li
     try:
         cursor.execute(sql)
         while rows := cursor.fetchmany(size):
-            yield rows
+            yield list(rows)
     finally:
         cursor.close()
 

@@ -445,7 +445,8 @@ class Store:
         words = fts.query_words(query)
         if not words:
             return []
-        where, params = [], {"match": fts.match_param(self.dialect, words)}
+        where: list[str] = []
+        params: dict[str, Any] = {"match": fts.match_param(self.dialect, words)}
         if site:
             where.append("a.site = :site")
             params["site"] = site

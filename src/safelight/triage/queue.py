@@ -72,7 +72,7 @@ def _score_unscored(store: Store, now: str, limit: int | None, wait: bool) -> in
             facts = network_facts(conn, chunk, now)
             for nid, f in facts.items():
                 result = score_network(f, registry)
-                reasons = [
+                reasons: list[dict[str, Any]] = [
                     {"text": r.text, "weight": r.weight, "evidence": r.evidence}
                     for r in result.reasons
                 ]
