@@ -5,20 +5,45 @@ input size, lookup p95 < 20 ms, search p95 < 100 ms.
 
     python bench/bench_ingest.py --ads 1000000
     python bench/bench_ingest.py --ads 1000000 --queries-only   # lookups and searches again
+    python bench/bench_ingest.py --ads 100000 --postgres   # into a new PostgreSQL database
+
+`--postgres` creates `safelight_bench_<random>` on the server at $SAFELIGHT_TEST_PG (default
+postgresql://postgres@127.0.0.1:5432/postgres) and drops it at the end (`--keep` keeps it);
+`--postgres-db NAME --queries-only` times lookups and searches again on a kept one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
+import uuid
+from pathlib import Path
 
 from _common import ensure_corpus, peak_rss_mb, percentiles, report, timed
 from safelight.extract.query import selectors_for_query
 from safelight.ingest.pipeline import ingest_paths
 from safelight.settings import Settings
 from safelight.store import Store
+
+PG_ADMIN = os.environ.get("SAFELIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+def _pg_size_mb(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return round(int(row[0]) / 2**20) if row else 0
 
 
 def main() -> None:
@@ -31,18 +56,46 @@ def main() -> None:
         action="store_true",
         help="skip the ingest: time lookups and searches on the corpus's existing bench.db",
     )
+    ap.add_argument("--postgres", action="store_true", help="into a new PostgreSQL database")
+    ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    ap.add_argument("--postgres-db", help="an existing (kept) PostgreSQL database, by name")
     args = ap.parse_args()
+    if args.postgres_db:
+        args.postgres = True
+    if args.postgres and args.queries_only and not args.postgres_db:
+        ap.error("--queries-only on PostgreSQL needs --postgres-db NAME")
 
     corpus = ensure_corpus(args.ads)
-    db = corpus / "bench.db"
-    settings = Settings.from_env(db=str(db), workers=args.workers)
-    figures: dict[str, object] = {"ads": args.ads}
+    if not args.postgres:
+        _run(args, corpus, str(corpus / "bench.db"))
+        return
+    if args.postgres_db:
+        _run(args, corpus, f"{PG_ADMIN.rsplit('/', 1)[0]}/{args.postgres_db}")
+        return
+    name = f"safelight_bench_{uuid.uuid4().hex[:8]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        _run(args, corpus, f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}")
+    finally:
+        if args.keep:
+            print(f"  kept database {name}")
+        else:
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _run(args: argparse.Namespace, corpus: Path, db: str) -> None:
+    settings = Settings.from_env(db=db, workers=args.workers)
+    figures: dict[str, object] = {
+        "ads": args.ads,
+        "backend": "postgresql" if args.postgres else "sqlite",
+    }
     if args.queries_only:
-        store = Store.open(str(db))
+        store = Store.open(db)
     else:
-        for suffix in ("", "-wal", "-shm"):
-            (corpus / f"bench.db{suffix}").unlink(missing_ok=True)
-        store = Store.open(str(db))
+        if not args.postgres:
+            for suffix in ("", "-wal", "-shm"):
+                (corpus / f"bench.db{suffix}").unlink(missing_ok=True)
+        store = Store.open(db)
         t = time.perf_counter()
         summary = ingest_paths([corpus / "ads.jsonl"], store, settings, progress=False)
         ingest_s = time.perf_counter() - t
@@ -53,7 +106,9 @@ def main() -> None:
             "ads_per_second": round(summary.read / ingest_s),
             "peak_rss_mb_main": round(peak_rss_mb()),
             "peak_rss_mb_worker": round(peak_rss_mb(children=True)),
-            "db_size_mb": round(db.stat().st_size / 2**20),
+            "db_size_mb": _pg_size_mb(db)
+            if args.postgres
+            else round(Path(db).stat().st_size / 2**20),
         }
 
     rng = random.Random(7)
@@ -97,7 +152,8 @@ def main() -> None:
     figures["search_ms"] = percentiles(searches)
     figures["search_rank_within"] = within
     figures["search_rank_all_ms"] = percentiles(ranked_all)
-    report("queries" if args.queries_only else "ingest", figures)
+    name = "queries" if args.queries_only else "ingest"
+    report(f"{name}-postgres" if args.postgres else name, figures)
 
 
 if __name__ == "__main__":

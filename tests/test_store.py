@@ -95,6 +95,40 @@ def test_rows_built_by_a_worker_are_stored_the_same(store: Store) -> None:
             conn.exec_driver_sql("INSERT INTO ads_fts(ads_fts) VALUES ('integrity-check')")
 
 
+def test_values_a_bulk_copy_must_escape_land_unchanged(store: Store) -> None:
+    """PostgreSQL takes batches by COPY: backslashes, tabs, newlines, "\\N", quotes, emoji and
+    binary thumbnails must round-trip exactly (SQLite, by executemany, too)."""
+    body = 'tab\there\nnew line \\N back\\slash "quoted" \'single\' \U0001f339 end'
+    raw = "713\\555\t0142"
+    item = _item("c1", body, mentions=[Mention("phone", "+17135550142", raw, 0, 12)])
+    thumb = bytes(range(256)) + b"\\N\t\n\x00"
+    item.features["photos"] = [
+        {
+            "position": 0,
+            "url": "https://img.example/a\\b.jpg",
+            "sha256": "ab" * 32,
+            "md5": "",
+            "pdq": "cd" * 32,
+            "quality": 80,
+            "low_quality": True,
+            "index_hashes": [],
+            "query_hashes": [],
+            "thumbnail": thumb,
+        }
+    ]
+    assert store.add_batch([item]).stored == 1
+    ad = store.get_ad("c1")
+    assert ad is not None and ad["body"] == body
+    assert [m["raw"] for m in ad["mentions"]] == [raw]
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(photos.c.url, photos.c.thumbnail, photos.c.low_quality)).one()
+    assert (row.url, bytes(row.thumbnail), row.low_quality) == (
+        "https://img.example/a\\b.jpg",
+        thumb,
+        True,
+    )
+
+
 def test_rejects_are_idempotent(store: Store) -> None:
     rows = [Reject("in.jsonl", 3, "invalid JSON"), Reject("in.jsonl", 9, "no title or body")]
     store.add_batch([], rows)
