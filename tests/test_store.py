@@ -98,7 +98,7 @@ def test_rows_built_by_a_worker_are_stored_the_same(store: Store) -> None:
 def test_values_a_bulk_copy_must_escape_land_unchanged(store: Store) -> None:
     """PostgreSQL takes batches by COPY: backslashes, tabs, newlines, "\\N", quotes, emoji and
     binary thumbnails must round-trip exactly (SQLite, by executemany, too)."""
-    body = 'tab\there\nnew line \\N back\\slash "quoted" \'single\' \U0001f339 end'
+    body = "tab\there\nnew line \\N back\\slash \"quoted\" 'single' \U0001f339 end"
     raw = "713\\555\t0142"
     item = _item("c1", body, mentions=[Mention("phone", "+17135550142", raw, 0, 12)])
     thumb = bytes(range(256)) + b"\\N\t\n\x00"

@@ -53,6 +53,10 @@ def test_ranking_can_be_bounded_to_the_newest_matches(store: Store) -> None:
     info: dict[str, Any] = {}
     assert store.search("sweet", limit=100, rank_within=100, info=info) == everything
     assert info == {}  # nothing was left out, nothing to say
+    if store.dialect == "postgresql":  # the bound would cost more than it saves: all ranked
+        assert store.search("sweet", limit=100, rank_within=10, info=info) == everything
+        assert info == {}
+        return
     newest = {ids_by_pk[pk] for pk in sorted(pks)[-10:]}
     bounded = store.search("sweet", limit=100, rank_within=10, info=info)
     assert {a["id"] for a in bounded} == newest

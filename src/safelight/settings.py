@@ -89,7 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
         "search_rank_within",
         20_000,
         "Full-text search ranks only the newest this many matching ads (0: every match);"
-        " results say when that left older matches out.",
+        " results say when that left older matches out. SQLite only: PostgreSQL always ranks"
+        " every match (there the bound would cost more than it saves).",
     ),
     Setting(
         "cookie_secure",

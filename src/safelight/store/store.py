@@ -441,6 +441,7 @@ class Store:
         `rank_within`: rank only the newest (last stored) that many matching ads, so a word
         found in a large share of a big database costs a bounded amount of work; when that
         left older matches out, `info["ranked_within"]` is set to the bound (say it to the user).
+        SQLite only: PostgreSQL ranks every match (`fts.Ranking` says why).
         `timeout_ms` (default: the `time_limit` in force) stops a runaway query: QueryTimeout."""
         words = fts.query_words(query)
         if not words:
