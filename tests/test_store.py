@@ -8,7 +8,7 @@ import json
 import sqlalchemy as sa
 
 from safelight.records import Ad, Mention, ProcessedAd, Reject
-from safelight.store import Checkpoint, Store
+from safelight.store import Checkpoint, Store, fts
 from safelight.store import db as store_db
 from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 from safelight.store.rows import ad_rows, for_writer
@@ -170,6 +170,23 @@ def test_search_highlights_and_filters(store: Store) -> None:
     assert [h["id"] for h in store.search("discreet", site="listings-a.example")] == ["h1"]
     assert [h["id"] for h in store.search("discreet", date_from="2026-04-01")] == ["d1"]
     assert [h["id"] for h in store.search("discreet", date_to="2026-03-01")] == ["h1"]
+
+
+def test_search_settings_stay_inside_its_transaction(store: Store) -> None:
+    """PostgreSQL searches with more work_mem (fts.prepare), for that search only."""
+    store.add_batch([_item("w1", "sweet friendly company")])
+    if store.dialect != "postgresql":
+        assert [a["id"] for a in store.search("sweet")] == ["w1"]
+        return
+    with store.engine.connect() as conn:
+        default = conn.exec_driver_sql("SHOW work_mem").scalar()
+    for _ in range(3):  # the pool hands the same connection back
+        assert [a["id"] for a in store.search("sweet")] == ["w1"]
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW work_mem").scalar() == default
+    with store.engine.connect() as conn:
+        fts.prepare(conn)
+        assert conn.exec_driver_sql("SHOW work_mem").scalar() == fts.SEARCH_WORK_MEM
 
 
 def test_search_never_fails_on_operator_text(store: Store) -> None:

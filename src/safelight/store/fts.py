@@ -106,6 +106,18 @@ def snippets(dialect: str, words: list[str], pks: list[int]) -> tuple[str, dict[
     return search_statement(dialect, words, [f"a.pk IN {listed}"], len(pks)), {}
 
 
+# PostgreSQL: memory for one search's bitmap of matching table pages. Below it (the server's
+# default is 4MB) a common word's bitmap turns lossy and every ad on those pages is checked
+# again: at 1M ads, "available" ranked in 1.16-1.31 s with 4MB and 0.80-0.83 s with 32MB.
+SEARCH_WORK_MEM = "32MB"
+
+
+def prepare(conn: sa.Connection) -> None:
+    """Session settings for one search, for its transaction only (SET LOCAL)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{SEARCH_WORK_MEM}'")
+
+
 def match_param(dialect: str, words: list[str]) -> str:
     if dialect == "sqlite":
         return " ".join('"' + w.replace('"', '""') + '"' for w in words)

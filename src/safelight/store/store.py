@@ -467,6 +467,7 @@ class Store:
         n_snippets = limit if snippets is None else max(0, min(snippets, limit))
         plan = fts.ranking(self.dialect, where)
         with self.engine.connect() as conn, deadline(conn, timeout_ms):
+            fts.prepare(conn)
             cut = None
             rank_sql = plan.rank
             for sql in plan.newest if rank_within else []:
