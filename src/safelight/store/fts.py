@@ -1,8 +1,9 @@
 """Full-text search, the one place where SQLite and PostgreSQL differ most.
 
-SQLite: an FTS5 table over ads(title, body), ranked by bm25. `Store.add_batch` indexes new ads
-(`index_new_ads`); triggers keep deletes and edits in step.
-PostgreSQL: a stored generated tsvector with a GIN index, ranked by ts_rank.
+SQLite: an FTS5 table over ads(title, body), ranked by bm25. PostgreSQL: a narrow table
+ads_fts(pk, tsv) with a GIN index, ranked by ts_rank (migration 0009 says why it is not a column
+of `ads`). On both, `Store.add_batch` indexes new ads (`index_new_ads`), triggers keep edits in
+step, and deletes follow the ads.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ def search_statement(dialect: str, words: list[str], where: list[str], limit: in
             f" WHERE ads_fts MATCH :match{extra} ORDER BY rank LIMIT {int(limit)}"
         )
     return (
-        "SELECT a.pk AS pk, -ts_rank(a.tsv, q) AS rank,"
+        "SELECT a.pk AS pk, -ts_rank(f.tsv, q) AS rank,"
         " ts_headline('simple', a.body, q, 'StartSel="
         + HIGHLIGHT_OPEN
         + ", StopSel="
         + HIGHLIGHT_CLOSE
         + ", MaxWords=30, MinWords=10') AS snippet"
-        " FROM ads a, plainto_tsquery('simple', :match) q"
-        f" WHERE a.tsv @@ q{extra} ORDER BY rank LIMIT {int(limit)}"
+        " FROM ads_fts f JOIN ads a ON a.pk = f.pk, plainto_tsquery('simple', :match) q"
+        f" WHERE f.tsv @@ q{extra} ORDER BY rank LIMIT {int(limit)}"
     )
 
 
@@ -87,8 +88,13 @@ def ranking(dialect: str, where: list[str]) -> Ranking:
             " WHERE ads_fts MATCH :match"  # nothing to filter: no join per match
         )
         return Ranking(tuple(newest), " AND ads_fts.rowid > :after", rank)
-    matches = f"FROM ads a, plainto_tsquery('simple', :match) q WHERE a.tsv @@ q{extra}"
-    return Ranking((), "", f"SELECT a.pk AS pk, -ts_rank(a.tsv, q) AS rank {matches}")
+    joined = " JOIN ads a ON a.pk = f.pk" if where else ""  # nothing to filter: no join
+    return Ranking(
+        (),
+        "",
+        f"SELECT f.pk AS pk, -ts_rank(f.tsv, q) AS rank FROM ads_fts f{joined},"
+        f" plainto_tsquery('simple', :match) q WHERE f.tsv @@ q{extra}",
+    )
 
 
 def snippets(dialect: str, words: list[str], pks: list[int]) -> tuple[str, dict[str, str]]:
@@ -124,31 +130,34 @@ def match_param(dialect: str, words: list[str]) -> str:
     return " ".join(words)
 
 
+# PostgreSQL's tsvector of an ad (the same text and configuration on every path).
+PG_TSV = "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(body, ''))"
+
+
 def index_new_ads(conn: sa.Connection, pks: list[int]) -> None:
-    """Index the text of ads just inserted in this transaction (SQLite; PostgreSQL's column is
-    generated). One INSERT ... SELECT per batch costs a third of a per-row trigger (migration
-    0007 dropped it), and in the same transaction the index never lags the ads.
+    """Index the text of ads just inserted in this transaction. One INSERT ... SELECT per batch
+    costs a third of a per-row trigger on SQLite (migration 0007 dropped it), and in the same
+    transaction the index never lags the ads.
 
     A batch's pks are normally one contiguous range (one writer; new rowids follow the largest),
     read by one range scan; otherwise they are listed."""
-    if conn.dialect.name != "sqlite" or not pks:
+    if not pks:
         return
-    insert = "INSERT INTO ads_fts(rowid, title, body) SELECT pk, title, body FROM ads WHERE "
+    if conn.dialect.name == "sqlite":
+        insert = "INSERT INTO ads_fts(rowid, title, body) SELECT pk, title, body FROM ads WHERE "
+        mark = "?"
+    else:
+        insert = f"INSERT INTO ads_fts(pk, tsv) SELECT pk, {PG_TSV} FROM ads WHERE "
+        mark = "%s"
     lo, hi = min(pks), max(pks)
     if hi - lo + 1 == len(set(pks)):
-        done = conn.exec_driver_sql(insert + "pk BETWEEN ? AND ?", (lo, hi)).rowcount
+        done = conn.exec_driver_sql(insert + f"pk BETWEEN {mark} AND {mark}", (lo, hi)).rowcount
     else:
         done = 0
         for i in range(0, len(pks), 500):
             chunk = [int(pk) for pk in pks[i : i + 500]]
             done += conn.exec_driver_sql(
-                insert + f"pk IN ({', '.join('?' * len(chunk))})", tuple(chunk)
+                insert + f"pk IN ({', '.join([mark] * len(chunk))})", tuple(chunk)
             ).rowcount
     if done != len(set(pks)):  # never expected: the rows were inserted in this transaction
         raise RuntimeError(f"text index: {done} rows indexed for {len(set(pks))} new ads")
-
-
-def rebuild(conn: sa.Connection) -> None:
-    """Rebuild the whole index from the ads (repair)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO ads_fts(ads_fts) VALUES ('rebuild')")

@@ -526,7 +526,6 @@ def _photo_facts(image: dict[str, Any], ph: Any) -> None:
 
 def _ad_json(row: Any) -> dict[str, Any]:
     ad = dict(row)
-    ad.pop("tsv", None)
     ad.pop("pk", None)
     for key in ("images", "structured", "extra"):
         ad[key] = json.loads(ad[key])
