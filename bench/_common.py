@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import sys
@@ -12,6 +13,21 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).with_name("out")
+# The PostgreSQL server the PostgreSQL benchmarks create (and drop) their databases on.
+PG_ADMIN = os.environ.get("SAFELIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_admin(sql: str) -> None:
+    """Run one statement (CREATE/DROP DATABASE) on the admin database, outside a transaction."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+def pg_url(name: str) -> str:
+    """The URL of database `name` on the PG_ADMIN server."""
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 def peak_rss_mb(children: bool = False) -> float:

@@ -16,26 +16,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import time
 import uuid
 from pathlib import Path
 
-from _common import ensure_corpus, peak_rss_mb, percentiles, report, timed
+from _common import (
+    ensure_corpus,
+    peak_rss_mb,
+    percentiles,
+    pg_admin,
+    pg_url,
+    report,
+    timed,
+)
 from safelight.extract.query import selectors_for_query
 from safelight.ingest.pipeline import ingest_paths
 from safelight.settings import Settings
 from safelight.store import Store
-
-PG_ADMIN = os.environ.get("SAFELIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
 
 
 def _pg_size_mb(url: str) -> int:
@@ -70,17 +68,17 @@ def main() -> None:
         _run(args, corpus, str(corpus / "bench.db"))
         return
     if args.postgres_db:
-        _run(args, corpus, f"{PG_ADMIN.rsplit('/', 1)[0]}/{args.postgres_db}")
+        _run(args, corpus, pg_url(args.postgres_db))
         return
     name = f"safelight_bench_{uuid.uuid4().hex[:8]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        _run(args, corpus, f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}")
+        _run(args, corpus, pg_url(name))
     finally:
         if args.keep:
             print(f"  kept database {name}")
         else:
-            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _run(args: argparse.Namespace, corpus: Path, db: str) -> None:

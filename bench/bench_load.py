@@ -45,9 +45,8 @@ from typing import Any
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ensure_corpus, percentiles, report
+from _common import ensure_corpus, percentiles, pg_admin, pg_url, report
 
-PG_ADMIN = os.environ.get("SAFELIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PHONE = re.compile(r"\b\d{3}-555-01\d\d\b")
 WORDS = ["sweet", "visiting", "new in town", "companionship", "discreet", "available", "today"]
 
@@ -56,13 +55,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
 
 
 def _samples(corpus: Path, n: int = 2000) -> tuple[list[str], list[str]]:
@@ -227,9 +219,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     corpus = ensure_corpus(args.ads)
     phones, places = _samples(corpus)
     name = "safelight_load_" + uuid.uuid4().hex[:10]
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    url = pg_url(name)
     env = {**os.environ, "SAFELIGHT_DB": url}
-    _admin(f'CREATE DATABASE "{name}"')
+    pg_admin(f'CREATE DATABASE "{name}"')
     procs: list[subprocess.Popen[bytes]] = []
     try:
         tokens = _make_users(url, args.analysts)
@@ -300,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     p.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     by_endpoint: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []

@@ -149,8 +149,8 @@ def index_new_ads(conn: sa.Connection, pks: list[int]) -> None:
     else:
         insert = f"INSERT INTO ads_fts(pk, tsv) SELECT pk, {PG_TSV} FROM ads WHERE "
         mark = "%s"
-    lo, hi = min(pks), max(pks)
-    if hi - lo + 1 == len(set(pks)):
+    lo, hi, n = min(pks), max(pks), len(set(pks))
+    if hi - lo + 1 == n:
         done = conn.exec_driver_sql(insert + f"pk BETWEEN {mark} AND {mark}", (lo, hi)).rowcount
     else:
         done = 0
@@ -159,5 +159,5 @@ def index_new_ads(conn: sa.Connection, pks: list[int]) -> None:
             done += conn.exec_driver_sql(
                 insert + f"pk IN ({', '.join([mark] * len(chunk))})", tuple(chunk)
             ).rowcount
-    if done != len(set(pks)):  # never expected: the rows were inserted in this transaction
-        raise RuntimeError(f"text index: {done} rows indexed for {len(set(pks))} new ads")
+    if done != n:  # never expected: the rows were inserted in this transaction
+        raise RuntimeError(f"text index: {done} rows indexed for {n} new ads")

@@ -218,7 +218,7 @@ def search(
     date_to: str | None = None,
     min_score: float | None = None,
     limit: int = 50,
-    rank_within: int = 20_000,
+    rank_within: int,
 ) -> dict[str, Any]:
     """Full-text results (snippets marked safely) with facets over the best matching ads."""
     info: dict[str, Any] = {}
