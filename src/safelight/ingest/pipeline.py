@@ -135,6 +135,8 @@ def ingest_paths(
         summary.sources.append(per)
         for key in ("read", "stored", "duplicates", "rejected", "skipped_resumed"):
             setattr(summary, key, getattr(summary, key) + per[key])
+    if summary.stored:
+        store.refresh_statistics()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 

@@ -50,6 +50,7 @@ from safelight.store.schema import (
     selectors,
     template_bands,
 )
+from safelight.store.statistics import LINK_TABLES, refresh_statistics
 from safelight.store.store import Store, utcnow
 
 WATERMARK = "link_watermark"
@@ -404,6 +405,7 @@ def _link(conn: sa.Connection, watermark: int, settings: Settings) -> LinkSummar
                 _link_all(conn, new_pks[:, 0], settings, summary)
             else:
                 _link_update(conn, new_pks[:, 0].tolist(), settings, summary)
+    refresh_statistics(conn, LINK_TABLES, rewritten=full)
     _set_watermark(conn, top)
     return summary
 

@@ -39,6 +39,7 @@ from safelight.store.schema import (
     photos,
     rejects,
 )
+from safelight.store.statistics import INGEST_TABLES, refresh_statistics
 
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 # The time limit (ms) for search and lookup in this request or command; 0 is none.
@@ -276,6 +277,11 @@ class Store:
         if row is None:
             return None
         return Checkpoint(row.source, row.fingerprint, row.records_done, bool(row.complete))
+
+    def refresh_statistics(self) -> list[str]:
+        """After a bulk ingest, re-analyse the tables it grew (PostgreSQL; see statistics)."""
+        with self.engine.begin() as conn:
+            return refresh_statistics(conn, INGEST_TABLES)
 
     # ---- meta ----------------------------------------------------------------------------
 
