@@ -72,7 +72,7 @@ def test_bulk_writes_leave_planner_statistics_that_count_them(
         with store.engine.connect() as conn:
             if conn.dialect.name == "sqlite":  # plans there were tuned without statistics
                 return {"sqlite_stat1": conn.scalar(sa.text(_SQLITE_STATS)) or 0}
-            return dict(conn.execute(sa.text(_PG_COUNTED)).tuples().all())
+            return {name: n for name, n in conn.execute(sa.text(_PG_COUNTED))}
 
     load("bulk.jsonl")
     after_bulk = counted()

@@ -453,3 +453,39 @@ def test_update_reads_only_its_ads_mentions(tmp_path):
         raw.close()
     store.close()
     assert bad == []
+
+
+def test_small_update_reads_only_leaders_sharing_a_band(db_url, monkeypatch):
+    """An update of a few ads on a larger database reads only the template leaders sharing an
+    LSH band with them, not every leader's 16 bands, and assigns as a rebuild would."""
+    import sqlalchemy as sa
+
+    from safelight.link import incremental
+
+    items = _corpus(random.Random(7))
+    late = {"op2-5", "ind3"}  # joins its operation's template; starts its own
+    store = Store.open(db_url)
+    store.add_batch([it for it in items if it.ad.id not in late])
+    link_new(store, SETTINGS)
+    store.add_batch([it for it in items if it.ad.id in late])
+    read: list[int] = []
+    full_index = incremental._leader_index
+
+    def spy(conn, keys=None):  # type: ignore[no-untyped-def]
+        index = full_index(conn, keys)
+        read.append(-1 if keys is None else len(index.keys))
+        return index
+
+    monkeypatch.setattr(incremental, "_leader_index", spy)
+    link_new(store, SETTINGS)
+    query = "SELECT ad_pk, leader_pk, similarity FROM ad_templates ORDER BY ad_pk"
+    with store.engine.connect() as conn:
+        updated = conn.execute(sa.text(query)).all()
+        bands = conn.scalar(sa.text("SELECT count(*) FROM template_bands"))
+    assert len(read) == 1 and 0 < read[0] < bands
+    partition = _partition(store)
+    rebuild(store, SETTINGS)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text(query)).all() == updated
+    assert _partition(store) == partition
+    store.close()

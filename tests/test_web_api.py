@@ -278,6 +278,8 @@ def test_watch_ingest_alert_round_trip(env, tmp_path: Path) -> None:  # type: ig
 
 
 def test_audit_api_is_for_auditors(env) -> None:  # type: ignore[no-untyped-def]
+    for q in ("houston", "weekend", "new"):  # audited whatever ran before in this module
+        assert env.c.get(f"/api/search?q={q}", headers=env.as_("ann")).status_code == 200
     aud = env.as_("auditor")
     entries = env.c.get("/api/audit?who=ann&limit=5", headers=aud).json()["entries"]
     assert entries and all(e["user"] == "ann" for e in entries)
@@ -285,6 +287,6 @@ def test_audit_api_is_for_auditors(env) -> None:  # type: ignore[no-untyped-def]
         entries[0]
     )
     verify = env.c.get("/api/audit/verify", headers=aud).json()
-    assert verify["ok"] and verify["entries"] > 10
+    assert verify["ok"] and verify["entries"] >= 3
     assert env.c.get("/api/audit", headers=env.as_("ann")).status_code == 403
     assert env.c.get("/api/search?q=x", headers=aud).status_code == 403

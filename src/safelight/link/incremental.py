@@ -55,6 +55,7 @@ from safelight.store.store import Store, utcnow
 
 WATERMARK = "link_watermark"
 _CHUNK = 500  # keys per IN (...) query of an update
+_KEYS = 5_000  # band keys per IN (...) list of integers written into the statement
 _WRITE = 100_000  # rows built per insert batch
 
 
@@ -79,9 +80,23 @@ def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
 # ---- step 1: templates ---------------------------------------------------------------------
 
 
-def _leader_index(conn: sa.Connection) -> LeaderIndex:
-    """The stored template leaders: band keys and signatures."""
-    bands = int_rows(conn, "SELECT band_key, leader_pk FROM template_bands", 2)
+def _leader_index(conn: sa.Connection, keys: np.ndarray | None = None) -> LeaderIndex:
+    """The stored template leaders: band keys and signatures. Given the band `keys` of every
+    ad to assign, only the leaders sharing one: the index is only ever asked for those keys,
+    so the assignment is the same, and an update of a few thousand ads reads a few thousand
+    band rows instead of every leader's (16 per template)."""
+    if keys is None:
+        bands = int_rows(conn, "SELECT band_key, leader_pk FROM template_bands", 2)
+    else:
+        bands = np.zeros((0, 2), dtype=np.int64)
+        for chunk in _chunks(keys.tolist(), _KEYS):
+            listed = ",".join(map(str, chunk))  # ints from numpy, never text from input
+            found = int_rows(
+                conn,
+                f"SELECT band_key, leader_pk FROM template_bands WHERE band_key IN ({listed})",
+                2,
+            )
+            bands = np.concatenate([bands, found])
     sigs: dict[int, bytes] = {}
     for chunk in _chunks(unique(bands[:, 1]).tolist()):
         q = sa.select(ad_features.c.ad_pk, ad_features.c.sig).where(ad_features.c.ad_pk.in_(chunk))
@@ -92,20 +107,29 @@ def _leader_index(conn: sa.Connection) -> LeaderIndex:
 def _assign_templates(
     conn: sa.Connection, watermark: int, settings: Settings, summary: LinkSummary
 ) -> None:
-    """Step 1 for the ads past the watermark, a block at a time (link/assign.py)."""
-    index = _leader_index(conn)
+    """Step 1 for the ads past the watermark, a block at a time (link/assign.py).
+
+    An update much smaller than the database (fewer band keys than stored ads) reads its ads
+    first and only the leaders sharing a band with them; a larger one every leader."""
     need = join_count(settings.template_threshold)
     sql = (
         f"SELECT ad_pk, sig FROM ad_features WHERE ad_pk > {int(watermark)} "
         f"AND ntokens >= {int(settings.template_min_tokens)} ORDER BY ad_pk"
     )
+    blocks: Iterator[tuple[np.ndarray, ...]] = map(
+        _block_arrays, _blocks(stream_rows(conn, sql), BLOCK)
+    )
+    if 0 < summary.new_ads * tpl.BANDS < watermark:
+        every = list(blocks)
+        if not every:
+            return  # no new ad has words enough for a template
+        index = _leader_index(conn, unique(np.concatenate([k.ravel() for _, _, k in every])))
+        blocks = iter(every)
+    else:
+        index = _leader_index(conn)
     new_keys: list[np.ndarray] = []
     new_leaders: list[np.ndarray] = []
-    for block in _blocks(stream_rows(conn, sql), BLOCK):
-        pks = np.fromiter((r[0] for r in block), dtype=np.int64, count=len(block))
-        sigs = np.frombuffer(b"".join(r[1] for r in block), dtype=np.uint32)
-        sigs = sigs.reshape(len(block), tpl.NUM_PERM)
-        keys = band_keys_many(sigs)
+    for pks, sigs, keys in blocks:
         leader, agree = assign_block(index, pks, sigs, keys, need)
         is_new = leader == pks
         summary.templates_new += int(is_new.sum())
@@ -117,6 +141,14 @@ def _assign_templates(
         insert_rows(conn, ad_templates, ("ad_pk", "leader_pk", "similarity"), rows)
     if new_keys:
         _insert_bands(conn, np.concatenate(new_keys), np.concatenate(new_leaders))
+
+
+def _block_arrays(block: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block's (ad_pk, sig) rows as ad keys, (n, NUM_PERM) signatures, (n, BANDS) keys."""
+    pks = np.fromiter((r[0] for r in block), dtype=np.int64, count=len(block))
+    sigs = np.frombuffer(b"".join(r[1] for r in block), dtype=np.uint32)
+    sigs = sigs.reshape(len(block), tpl.NUM_PERM)
+    return pks, sigs, band_keys_many(sigs)
 
 
 # The stored similarity of each possible count of equal MinHash values.
