@@ -288,3 +288,24 @@ def test_text_index_of_a_batch_with_gaps_in_its_pks(tmp_path) -> None:  # type: 
         conn.exec_driver_sql("INSERT INTO ads_fts(ads_fts) VALUES ('integrity-check')")
     assert sorted(a["id"] for a in store.search("downtown")) == ["g3", "g7", "g8"]
     store.close()
+
+
+def test_among_selects_what_in_selects(store: Store) -> None:
+    """The bulk paths' `among` (an array parameter on PostgreSQL) picks the same rows as IN,
+    for integer and text columns, odd text and an empty list included."""
+    from safelight.store.among import among
+    from safelight.store.schema import ads
+
+    odd = ["it's", 'a "quoted", {braced} id', "back\\slash", "NULL", ""]
+    store.add_batch([_item(i, f"body {n}") for n, i in enumerate(["a1", "b2", *odd[:4]])])
+    with store.engine.connect() as conn:
+        pks = sorted(conn.scalars(sa.select(ads.c.pk)))
+        for column, values in (
+            (ads.c.id, ["b2", "missing", *odd]),
+            (ads.c.pk, [*pks[1:3], 10**9]),
+            (ads.c.id, []),
+        ):
+            got = conn.scalars(sa.select(ads.c.pk).where(among(conn, column, values)))
+            want = conn.scalars(sa.select(ads.c.pk).where(column.in_(values)))
+            assert sorted(got) == sorted(want)
+        assert len(list(conn.scalars(sa.select(ads.c.pk).where(among(conn, ads.c.id, odd))))) == 4

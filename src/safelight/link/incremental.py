@@ -38,6 +38,7 @@ from safelight.link.photos import link_photos
 from safelight.link.scan import int_rows, stream_rows
 from safelight.records import PIVOT_KINDS
 from safelight.settings import Settings
+from safelight.store.among import among
 from safelight.store.bulk import insert_rows
 from safelight.store.schema import (
     ad_features,
@@ -99,7 +100,9 @@ def _leader_index(conn: sa.Connection, keys: np.ndarray | None = None) -> Leader
             bands = np.concatenate([bands, found])
     sigs: dict[int, bytes] = {}
     for chunk in _chunks(unique(bands[:, 1]).tolist()):
-        q = sa.select(ad_features.c.ad_pk, ad_features.c.sig).where(ad_features.c.ad_pk.in_(chunk))
+        q = sa.select(ad_features.c.ad_pk, ad_features.c.sig).where(
+            among(conn, ad_features.c.ad_pk, chunk)
+        )
         sigs.update((pk, bytes(sig)) for pk, sig in conn.execute(q))
     return LeaderIndex(bands[:, 0], bands[:, 1], sigs)
 
@@ -283,7 +286,7 @@ def _pivot_rows(conn: sa.Connection, ad_pks: Sequence[int]) -> list[tuple[int, s
     pivots = frozenset(PIVOT_KINDS)
     out: list[tuple[int, str, str]] = []
     for chunk in _chunks(sorted(ad_pks)):
-        rows = conn.execute(base.where(mentions.c.ad_pk.in_(chunk)))
+        rows = conn.execute(base.where(among(conn, mentions.c.ad_pk, chunk)))
         out.extend((pk, kind, value) for pk, kind, value in rows if kind in pivots)
     return out
 
@@ -298,7 +301,7 @@ def _ads_of_selectors(
     for kind, values in by_kind.items():
         for chunk in _chunks(sorted(values)):
             q = sa.select(mentions.c.ad_pk, mentions.c.kind, mentions.c.value).where(
-                mentions.c.kind == kind, mentions.c.value.in_(chunk)
+                mentions.c.kind == kind, among(conn, mentions.c.value, chunk)
             )
             out.extend(tuple(r) for r in conn.execute(q))  # type: ignore[misc]
     return out
@@ -317,7 +320,7 @@ def _templates_of(
         q = sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk)
         found: list[Any] = []
         for chunk in _chunks(sorted(ad_pks)):
-            found.extend(conn.execute(q.where(ad_templates.c.ad_pk.in_(chunk))).all())
+            found.extend(conn.execute(q.where(among(conn, ad_templates.c.ad_pk, chunk))).all())
         rows = np.asarray([tuple(r) for r in found], dtype=np.int64).reshape(-1, 2)
     rows = rows[np.isin(rows[:, 1], multi)]
     return rows[:, 0], rows[:, 1]
@@ -333,8 +336,8 @@ def _photo_pairs(
     q = sa.select(links.c.ad_a, links.c.ad_b)
     out: set[tuple[int, int]] = set()
     for chunk in _chunks(sorted(ad_pks)):
-        out.update(tuple(r) for r in conn.execute(q.where(links.c.ad_a.in_(chunk))))  # type: ignore[misc]
-        out.update(tuple(r) for r in conn.execute(q.where(links.c.ad_b.in_(chunk))))  # type: ignore[misc]
+        out.update(tuple(r) for r in conn.execute(q.where(among(conn, links.c.ad_a, chunk))))  # type: ignore[misc]
+        out.update(tuple(r) for r in conn.execute(q.where(among(conn, links.c.ad_b, chunk))))  # type: ignore[misc]
     pairs = np.asarray(sorted(out), dtype=np.int64).reshape(-1, 2)
     return pairs[:, 0], pairs[:, 1]
 
@@ -549,7 +552,7 @@ def _previous_status(
     for kind, values in by_kind.items():
         for chunk in _chunks(values):
             q = sa.select(selectors.c.value, selectors.c.hub).where(
-                selectors.c.kind == kind, selectors.c.value.in_(chunk)
+                selectors.c.kind == kind, among(conn, selectors.c.value, chunk)
             )
             out.update(((kind, v), bool(h)) for v, h in conn.execute(q))
     return out
@@ -565,7 +568,9 @@ def _save_status(
         values = [v for k, v in stale if k == kind]
         for chunk in _chunks(values):
             conn.execute(
-                sa.delete(selectors).where(selectors.c.kind == kind, selectors.c.value.in_(chunk))
+                sa.delete(selectors).where(
+                    selectors.c.kind == kind, among(conn, selectors.c.value, chunk)
+                )
             )
     rows = [(k, v, n, g, hub) for (k, v), (n, g, hub) in sorted(status.items())]
     insert_rows(conn, selectors, ("kind", "value", "n_ads", "groups", "hub"), rows)
@@ -576,12 +581,16 @@ def _close_over_networks(conn: sa.Connection, seeds: set[int]) -> set[int]:
     ids: set[str] = set()
     for chunk in _chunks(sorted(seeds)):
         ids.update(
-            conn.scalars(sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk)))
+            conn.scalars(
+                sa.select(ad_networks.c.network_id).where(among(conn, ad_networks.c.ad_pk, chunk))
+            )
         )
     out = set(seeds)
     for chunk in _chunks(sorted(ids)):
         out.update(
-            conn.scalars(sa.select(ad_networks.c.ad_pk).where(ad_networks.c.network_id.in_(chunk)))
+            conn.scalars(
+                sa.select(ad_networks.c.ad_pk).where(among(conn, ad_networks.c.network_id, chunk))
+            )
         )
     return out
 
@@ -603,12 +612,14 @@ def _recompute(
         for chunk in _chunks(involved.tolist()):
             old_ids.update(
                 conn.scalars(
-                    sa.select(ad_networks.c.network_id).where(ad_networks.c.ad_pk.in_(chunk))
+                    sa.select(ad_networks.c.network_id).where(
+                        among(conn, ad_networks.c.ad_pk, chunk)
+                    )
                 )
             )
-            conn.execute(sa.delete(ad_networks).where(ad_networks.c.ad_pk.in_(chunk)))
+            conn.execute(sa.delete(ad_networks).where(among(conn, ad_networks.c.ad_pk, chunk)))
         for chunk in _chunks(sorted(old_ids)):
-            conn.execute(sa.delete(networks).where(networks.c.id.in_(chunk)))
+            conn.execute(sa.delete(networks).where(among(conn, networks.c.id, chunk)))
     for i in range(0, len(involved), _WRITE):
         pks, roots = involved[i : i + _WRITE].tolist(), root[i : i + _WRITE].tolist()
         rows = [(pk, f"N{r}") for pk, r in zip(pks, roots, strict=True)]
@@ -640,7 +651,8 @@ def _write_summaries(conn: sa.Connection, nodes: np.ndarray, root: np.ndarray, f
     else:
         cols = sa.select(ads.c.pk, ads.c.posted_at, ads.c.place, ads.c.site)
         batches = (
-            conn.execute(cols.where(ads.c.pk.in_(chunk))).all() for chunk in _chunks(nodes.tolist())
+            conn.execute(cols.where(among(conn, ads.c.pk, chunk))).all()
+            for chunk in _chunks(nodes.tolist())
         )
     nets: dict[int, _Network] = {}
     for batch in batches:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from safelight.link.hashlists import load_hash_list
 from safelight.link.photo_index import PhotoIndex, hex_to_codes
 from safelight.settings import Settings
+from safelight.store.among import among
 from safelight.store.schema import (
     ad_networks,
     ads,
@@ -185,7 +186,7 @@ def matches_by_ad(conn: sa.Connection, ad_pks: list[int]) -> dict[int, list[str]
         q = (
             sa.select(hash_matches.c.ad_pk, hashlists.c.name)
             .join(hashlists, hashlists.c.id == hash_matches.c.list_id)
-            .where(hash_matches.c.ad_pk.in_(ad_pks[i : i + 500]))
+            .where(among(conn, hash_matches.c.ad_pk, ad_pks[i : i + 500]))
         )
         for pk, name in conn.execute(q):
             out.setdefault(pk, []).append(name)

@@ -16,6 +16,7 @@ import yaml
 from safelight.link.known import matches_by_ad
 from safelight.records import Hit
 from safelight.score.network_score import NetworkFacts
+from safelight.store.among import among
 from safelight.store.schema import ad_networks, ad_templates, ads, hits, mentions, networks
 
 _STATE_SUFFIX = re.compile(r",\s*([A-Z]{2})$")
@@ -44,16 +45,12 @@ def state_of(region: str | None) -> str | None:
     return _state_codes().get(region.strip().lower())
 
 
-def _in(col: Any, values: Sequence[Any]) -> Any:
-    return col.in_(list(values))
-
-
 def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str, NetworkFacts]:
     """NetworkFacts for each network id; one pass over its ads, mentions and hits."""
     member: dict[int, str] = {}
     for nid, pk in conn.execute(
         sa.select(ad_networks.c.network_id, ad_networks.c.ad_pk).where(
-            _in(ad_networks.c.network_id, ids)
+            among(conn, ad_networks.c.network_id, ids)
         )
     ):
         member[pk] = nid
@@ -63,7 +60,7 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
         chunk = pks[i : i + 500]
         for row in conn.execute(
             sa.select(ads.c.pk, ads.c.score, ads.c.posted_at, ads.c.place).where(
-                _in(ads.c.pk, chunk)
+                among(conn, ads.c.pk, chunk)
             )
         ):
             ad_info[row.pk] = row
@@ -72,7 +69,7 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
     leader_of: dict[int, int] = {}
     for i in range(0, len(pks), 500):
         chunk = pks[i : i + 500]
-        for h in conn.execute(sa.select(hits).where(_in(hits.c.ad_pk, chunk))):
+        for h in conn.execute(sa.select(hits).where(among(conn, hits.c.ad_pk, chunk))):
             hits_of[h.ad_pk].append(
                 Hit(h.indicator, h.category, h.weight, h.matched, h.start, h.end, h.source)
             )
@@ -84,7 +81,7 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
                 mentions.c.obfuscated,
                 mentions.c.detail,
             ).where(
-                _in(mentions.c.ad_pk, chunk),
+                among(conn, mentions.c.ad_pk, chunk),
                 # `kind || ''`, not `kind`: SQLite would otherwise read these ads' mentions by
                 # the (kind, value) index, i.e. every phone, age and name mention in the
                 # database (0.4 s per call at 1M ads), instead of by ad (a few ms).
@@ -95,7 +92,7 @@ def network_facts(conn: sa.Connection, ids: Sequence[str], now: str) -> dict[str
         leader_of.update(
             conn.execute(
                 sa.select(ad_templates.c.ad_pk, ad_templates.c.leader_pk).where(
-                    _in(ad_templates.c.ad_pk, chunk)
+                    among(conn, ad_templates.c.ad_pk, chunk)
                 )
             ).all()
         )

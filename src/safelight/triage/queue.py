@@ -70,6 +70,7 @@ def _score_unscored(store: Store, now: str, limit: int | None, wait: bool) -> in
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             facts = network_facts(conn, chunk, now)
+            scored: list[dict[str, Any]] = []
             for nid, f in facts.items():
                 result = score_network(f, registry)
                 reasons: list[dict[str, Any]] = [
@@ -81,15 +82,19 @@ def _score_unscored(store: Store, now: str, limit: int | None, wait: bool) -> in
                     for r in reasons:
                         if r["evidence"].get("term") == "hash_list_match":
                             r["text"] = f"{r['text']}: {lists}"
-                conn.execute(
-                    sa.update(networks)
-                    .where(networks.c.id == nid)
-                    .values(
-                        score=result.score, reasons=json.dumps(reasons, default=str), scored_at=now
-                    )
-                )
-                done += 1
+                reasons_json = json.dumps(reasons, default=str)
+                scored.append({"nid": nid, "s": result.score, "r": reasons_json, "at": now})
+            if scored:  # one executemany per chunk (psycopg pipelines it): not a round trip each
+                conn.execute(_SAVE_SCORE, scored)
+                done += len(scored)
     return done
+
+
+_SAVE_SCORE = (
+    sa.update(networks)
+    .where(networks.c.id == sa.bindparam("nid"))
+    .values(score=sa.bindparam("s"), reasons=sa.bindparam("r"), scored_at=sa.bindparam("at"))
+)
 
 
 def _cross_process_lock(conn: sa.Connection, wait: bool) -> bool:
