@@ -153,3 +153,42 @@ def test_cli_hash_json(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [set(r) >= {"path", "pdq", "quality", "sha256"} for r in rows] == [True, True]
     assert rows[1]["low_quality"] is True
+
+
+def test_updates_read_the_photo_snapshot_and_notice_deletes(ingested, monkeypatch) -> None:
+    """An update reads the stored hashes from the snapshot plus the rows of later ads; once a
+    photo row it holds is deleted (a purge) it is not trusted, so no link names a gone ad."""
+    import sqlalchemy as sa
+
+    from safelight.link import photos as photo_links
+    from safelight.link.incremental import rebuild
+    from safelight.store.schema import ads, photo_snapshot
+
+    store, folder, settings = ingested
+    monkeypatch.setattr(photo_links, "SNAPSHOT_SLACK", 100.0)  # never rewritten for the tail
+
+    def snapshot_upto() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.scalar(sa.select(photo_snapshot.c.upto_pk)))
+
+    def add(ad_id: str) -> None:
+        picture(11).save(folder / f"{ad_id}.png")  # the picture of p1 and p2
+        ad = {"id": ad_id, "body": f"later ad {ad_id} with a reused picture"}
+        (folder / f"{ad_id}.jsonl").write_text(
+            json.dumps({**ad, "images": [{"path": f"{ad_id}.png"}]}) + "\n"
+        )
+        ingest_paths([folder / f"{ad_id}.jsonl"], store, settings, progress=False)
+        link_new(store, settings)
+
+    first = snapshot_upto()
+    add("p9")
+    assert snapshot_upto() == first  # read from the snapshot and the one later ad
+    assert network_of_ad(store, "p9") == network_of_ad(store, "p1")
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(ads).where(ads.c.id.in_(["p1", "p2"])))
+    add("p10")  # a stale snapshot would link p10 to the deleted ads (a foreign-key error)
+    assert snapshot_upto() > first  # not trusted, so read afresh and rewritten
+    assert network_of_ad(store, "p10") == network_of_ad(store, "p9") is not None
+    updated = {n: network_of_ad(store, n) for n in ("p3", "p4", "p5", "p9", "p10")}
+    rebuild(store, settings)
+    assert {n: network_of_ad(store, n) for n in updated} == updated

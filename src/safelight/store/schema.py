@@ -287,3 +287,15 @@ hash_matches = sa.Table(
     sa.UniqueConstraint("photo_id", "known_id", name="uq_hash_matches_photo_known"),
 )
 sa.Index("ix_hash_matches_ad", hash_matches.c.ad_pk)
+
+# The photo hashes of every stored ad up to `upto_pk`, as one blob (link/photos.py): an update
+# reads it instead of every photo row. `n_rows` (the photo rows up to `upto_pk` when it was
+# written) tells whether any has gone since; one row, id 1.
+photo_snapshot = sa.Table(
+    "photo_snapshot",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("upto_pk", sa.Integer, nullable=False),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("hashes", sa.LargeBinary, nullable=False),
+)
