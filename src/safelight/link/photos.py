@@ -149,7 +149,7 @@ def _write_snapshot(conn: sa.Connection, upto: int, stored: _Hashes, search_only
     conn.execute(sa.delete(photo_snapshot))
     conn.execute(
         sa.insert(photo_snapshot).values(
-            id=1, upto_pk=upto, n_rows=_rows_upto(conn, upto), hashes=buf.getvalue()
+            id=1, upto_pk=upto, n_rows=_rows_upto(conn, upto), hashes=buf.getbuffer()
         )
     )
 
@@ -189,12 +189,11 @@ def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
         pairs = index.pairs_within(d, exact=len(index) <= EXACT_LIMIT)
         found = [(pairs[:, 0], pairs[:, 1], pairs[:, 2]), _search(index, search_only, d)]
     else:
-        queries = _Hashes.concat([stored[new], search_only[new_q]])
-        found = [
-            _search(index, queries, d),
-            # older photos' search-only variants (mirrors...) against the new photos
-            _search(_index(stored[new]), search_only[~new_q], d),
-        ]
+        recent = stored[new]
+        queries = _Hashes.concat([recent, search_only[new_q]])
+        older = search_only[~new_q]  # older photos' search-only variants (mirrors...)
+        del stored, search_only  # the index keeps its own copy: 64 MB fewer at 1M ads
+        found = [_search(index, queries, d), _search(_index(recent), older, d)]
     a, b, dist = (np.concatenate([f[i] for f in found]) for i in range(3))
     a, b, dist = _closest(a, b, dist, watermark)
     a, b, dist = _spanning(conn, a, b, dist)
