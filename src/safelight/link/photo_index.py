@@ -230,9 +230,14 @@ class PhotoIndex:
         else:
             nflip = r // _CHUNK_BITS if exact else max(0, r // _CHUNK_BITS - 1)
             a, b, dist = _mih_join(codes, None, r, nflip)
-        ia, ib = self.ids[a], self.ids[b]
+        ia, ib = self.ids[a], self.ids[b]  # in place from here: millions of pairs at 1M ads
+        del a, b
         keep = ia != ib
-        lo, hi, dist = np.minimum(ia, ib)[keep], np.maximum(ia, ib)[keep], dist[keep]
+        ia, ib, dist = ia[keep], ib[keep], dist[keep]
+        del keep
+        lo = np.minimum(ia, ib)
+        hi = np.maximum(ia, ib, out=ib)
+        del ia
         lo, hi, dist = best_per_key(lo, hi, dist)
         return np.stack([lo, hi, dist], axis=1) if len(lo) else np.zeros((0, 3), np.int64)
 
@@ -366,10 +371,13 @@ def best_per_key(
     if min(k1.min(), k2.min(), dist.min()) >= 0 and max(k1.max(), k2.max()) < 1 << 27:
         # One int64 per row (k1, k2, distance: 27 + 27 + 9 bits) sorts several times
         # faster than a three-key lexsort: millions of pairs at 1M ads.
-        key = np.sort((k1.astype(np.int64) << 36) | (k2.astype(np.int64) << 9) | dist)
-        pair = key >> 9
+        key = k1.astype(np.int64)  # built in place: one array of the pairs' length
+        key <<= 36
+        key |= k2.astype(np.int64) << 9
+        key |= dist
+        key.sort()
         new = np.ones(len(key), dtype=bool)
-        new[1:] = pair[1:] != pair[:-1]
+        new[1:] = (key[1:] >> 9) != (key[:-1] >> 9)
         key = key[new]
         return key >> 36, (key >> 9) & ((1 << 27) - 1), key & 511
     first = np.lexsort((dist, k2, k1))
@@ -397,7 +405,8 @@ def _neighbour_masks(nflip: int) -> np.ndarray:
 def _mih_join(
     queries: np.ndarray, base: np.ndarray | None, max_distance: int, nflip: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(query row, base row, distance) for all pairs within max_distance.
+    """(query row, base row, distance) for all pairs within max_distance, as int32 rows
+    and uint16 distances (int64 rows beyond 2**31).
 
     Exact when nflip >= max_distance // 16 (pigeonhole over the 16 chunks); with fewer
     flips, pairs that differ in every chunk by more than nflip bits are missed.
@@ -416,6 +425,7 @@ def _mih_join(
     nq = len(queries)
     block = max(1, _BATCH_CANDIDATES // len(masks))  # query rows per step
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    rows_t = np.int32 if max(nq, len(b_codes)) < 1 << 31 else np.int64
     for chunk in range(_NCHUNK):
         # 16-bit keys: numpy's stable sort is a radix sort there, several times faster.
         border = np.argsort(b16[:, chunk], kind="stable")
@@ -459,8 +469,14 @@ def _mih_join(
                     earlier = np.bitwise_count(xor.view("<u2")[:, :chunk])
                     fresh = ~(earlier <= nflip).any(axis=1)
                     qpos, bpos, dist = qpos[fresh], bpos[fresh], dist[fresh]
-                if len(qpos):
-                    found.append((qorder[qpos], border[bpos], dist))
+                if len(qpos):  # kept compact: millions of raw pairs at 1M ads
+                    found.append(
+                        (
+                            qorder[qpos].astype(rows_t),
+                            border[bpos].astype(rows_t),
+                            dist.astype(np.uint16),
+                        )
+                    )
     if not found:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), empty.copy()

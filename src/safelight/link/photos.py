@@ -185,16 +185,22 @@ def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
         return 0
     d = settings.photo_distance
     index = _index(stored)
+    # The hashes, the index and the raw pairs go as soon as they are used: the spanning
+    # forest that follows is a rebuild's peak of memory.
     if watermark == 0:
+        del stored  # the index keeps its own copy: 64 MB at 1M ads
         pairs = index.pairs_within(d, exact=len(index) <= EXACT_LIMIT)
         found = [(pairs[:, 0], pairs[:, 1], pairs[:, 2]), _search(index, search_only, d)]
+        del pairs
     else:
         recent = stored[new]
         queries = _Hashes.concat([recent, search_only[new_q]])
         older = search_only[~new_q]  # older photos' search-only variants (mirrors...)
-        del stored, search_only  # the index keeps its own copy: 64 MB fewer at 1M ads
+        del stored
         found = [_search(index, queries, d), _search(_index(recent), older, d)]
+    del index, search_only
     a, b, dist = (np.concatenate([f[i] for f in found]) for i in range(3))
+    del found
     a, b, dist = _closest(a, b, dist, watermark)
     a, b, dist = _spanning(conn, a, b, dist)
     evidence = {int(x): json.dumps({"distance": int(x)}) for x in unique(dist)}
@@ -245,16 +251,19 @@ def spanning_forest(
     else:
         order = np.lexsort((a, dist, b))
     a, b, dist = a[order], b[order], dist[order]
+    del order  # temporaries go as soon as used: millions of pairs in a rebuild at 1M ads
     nodes = unique(np.concatenate([a, b, old_a, old_b]))
     n = len(nodes)
-    ia, ib = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
     group = np.arange(n)
     if len(old_a):
         oa, ob = np.searchsorted(nodes, old_a), np.searchsorted(nodes, old_b)
         joined = coo_matrix((np.ones(len(oa), np.int8), (oa, ob)), shape=(n, n)).tocsr()
         _, group = connected_components(joined, directed=False)
-    ga, gb = group[ia], group[ib]
-    lo, hi = np.minimum(ga, gb), np.maximum(ga, gb)
+        del oa, ob, joined
+    lo = group[np.searchsorted(nodes, a)]
+    hi = group[np.searchsorted(nodes, b)]
+    del nodes, group
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi, out=hi)
     rank = np.flatnonzero(lo != hi)  # pairs inside one group join nothing
     # Only the first pair between two groups can join them: one edge per group pair.
     rank = rank[first_of_each(lo[rank] * np.int64(n) + hi[rank])]
