@@ -434,7 +434,7 @@ def _link(conn: sa.Connection, watermark: int, settings: Settings) -> LinkSummar
         summary.new_ads = len(new_pks)
         if summary.new_ads:
             _assign_templates(conn, watermark, settings, summary)
-            summary.photo_links = link_photos(conn, watermark, settings)
+            summary.photo_links = link_photos(conn, watermark, top, settings)
             summary.hash_matches = match_new_photos(conn, watermark, settings)
             if full:
                 _link_all(conn, new_pks[:, 0], settings, summary)

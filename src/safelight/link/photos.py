@@ -26,7 +26,7 @@ from safelight.link.photo_index import CODE_BYTES, PhotoIndex, best_per_key, hex
 from safelight.link.scan import int_rows, stream_rows
 from safelight.settings import Settings
 from safelight.store.bulk import insert_rows
-from safelight.store.schema import ads, links, photo_snapshot, photos
+from safelight.store.schema import links, photo_snapshot, photos
 
 EXACT_LIMIT = 300_000
 SNAPSHOT_SLACK = 0.1  # rows past the snapshot, as a share of it, before it is rewritten
@@ -96,11 +96,10 @@ def _load(conn: sa.Connection, after: int, upto: int) -> tuple[_Hashes, _Hashes]
     return _Hashes.concat(stored), _Hashes.concat(search_only)
 
 
-def _all_hashes(conn: sa.Connection) -> tuple[_Hashes, _Hashes]:
-    """Stored and search-only hashes of every usable photo: the snapshot, as long as no photo
-    row it holds has gone since, plus the rows of later ads; rewritten once those outgrow a
-    tenth of it. Ads stored while this runs wait for the next link, as past the watermark."""
-    upto = int(conn.scalar(sa.select(sa.func.max(ads.c.pk))) or 0)
+def _all_hashes(conn: sa.Connection, upto: int) -> tuple[_Hashes, _Hashes]:
+    """Stored and search-only hashes of every usable photo of the ads up to `upto`: the
+    snapshot, as long as no photo row it holds has gone since, plus the rows of later ads;
+    rewritten once those outgrow a tenth of it."""
     snap = _read_snapshot(conn)
     if snap is None:
         stored, search_only = _load(conn, 0, upto)
@@ -177,9 +176,10 @@ def _search(
     return queries.ids[rows], ids, dist
 
 
-def link_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
-    """Store one photo link per pair of ads, new ad involved, at its smallest distance."""
-    stored, search_only = _all_hashes(conn)
+def link_photos(conn: sa.Connection, watermark: int, top: int, settings: Settings) -> int:
+    """Store one photo link per pair of ads up to `top`, a new ad (past `watermark`)
+    involved, at its smallest distance."""
+    stored, search_only = _all_hashes(conn, top)
     new, new_q = stored.ids > watermark, search_only.ids > watermark
     if not new.any() and not new_q.any():
         return 0
@@ -263,7 +263,7 @@ def spanning_forest(
     lo = group[np.searchsorted(nodes, a)]
     hi = group[np.searchsorted(nodes, b)]
     del nodes, group
-    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi, out=hi)
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
     rank = np.flatnonzero(lo != hi)  # pairs inside one group join nothing
     # Only the first pair between two groups can join them: one edge per group pair.
     rank = rank[first_of_each(lo[rank] * np.int64(n) + hi[rank])]
