@@ -7,6 +7,7 @@ reason only where no server is reachable and CI is not set; in CI an unreachable
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -52,17 +53,30 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def _fresh_pg_url(pg_reason: str | None) -> Iterator[str]:
+    name = make_pg_database(pg_reason)
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        drop_pg_database(name)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path, pg_reason) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, empty database URL on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    name = make_pg_database(pg_reason)
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        drop_pg_database(name)
+    with _fresh_pg_url(pg_reason) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_reason) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, empty PostgreSQL database URL, for what only PostgreSQL does."""
+    with _fresh_pg_url(pg_reason) as url:
+        yield url
 
 
 @pytest.fixture

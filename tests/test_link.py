@@ -489,3 +489,54 @@ def test_small_update_reads_only_leaders_sharing_a_band(db_url, monkeypatch):
         assert conn.execute(sa.text(query)).all() == updated
     assert _partition(store) == partition
     store.close()
+
+
+def test_ads_stored_while_a_link_runs_are_linked_by_the_next_one_once(db_url, monkeypatch):
+    """On PostgreSQL each statement sees what other transactions committed since, so an ingest
+    can add ads while a link runs. The link takes the ads up to the newest key it read first;
+    the next link takes the rest, once (a template row twice would fail every later link)."""
+    import sqlalchemy as sa
+
+    from safelight.link import incremental
+
+    items = _corpus(random.Random(3))
+    store = Store.open(db_url)
+    store.add_batch(items)
+    real_top = incremental._top
+    monkeypatch.setattr(incremental, "_top", lambda conn: real_top(conn) - 2)  # 2 came later
+    first = link_new(store, SETTINGS)
+    monkeypatch.setattr(incremental, "_top", real_top)
+    second = link_new(store, SETTINGS)
+    assert (first.new_ads, second.new_ads) == (len(items) - 2, 2)
+    with store.engine.connect() as conn:
+        templated = conn.scalar(sa.text("SELECT count(*) FROM ad_templates"))
+        distinct = conn.scalar(sa.text("SELECT count(DISTINCT ad_pk) FROM ad_templates"))
+    assert templated == distinct == len(items)
+    partition = _partition(store)
+    rebuild(store, SETTINGS)
+    assert _partition(store) == partition
+    store.close()
+
+
+def test_links_on_postgresql_run_one_at_a_time(pg_url):
+    """Two ingests finishing together must not link the same new ads at once: the second link
+    waits for the first's transaction (an advisory lock) and then finds nothing left to do."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from safelight.link import incremental
+
+    store = Store.open(pg_url)
+    store.add_batch(_corpus(random.Random(4)))
+    done: list[int] = []
+    with store.engine.connect() as holder:
+        holder.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": incremental.LINK_LOCK_KEY})
+        worker = threading.Thread(target=lambda: done.append(link_new(store, SETTINGS).new_ads))
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive() and not done  # waiting for the lock
+        holder.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": incremental.LINK_LOCK_KEY})
+        worker.join(30)
+    assert done == [42] and link_new(store, SETTINGS).new_ads == 0
+    store.close()

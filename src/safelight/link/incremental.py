@@ -108,7 +108,7 @@ def _leader_index(conn: sa.Connection, keys: np.ndarray | None = None) -> Leader
 
 
 def _assign_templates(
-    conn: sa.Connection, watermark: int, settings: Settings, summary: LinkSummary
+    conn: sa.Connection, watermark: int, top: int, settings: Settings, summary: LinkSummary
 ) -> None:
     """Step 1 for the ads past the watermark, a block at a time (link/assign.py).
 
@@ -117,7 +117,8 @@ def _assign_templates(
     need = join_count(settings.template_threshold)
     sql = (
         f"SELECT ad_pk, sig FROM ad_features WHERE ad_pk > {int(watermark)} "
-        f"AND ntokens >= {int(settings.template_min_tokens)} ORDER BY ad_pk"
+        f"AND ad_pk <= {int(top)} AND ntokens >= {int(settings.template_min_tokens)} "
+        "ORDER BY ad_pk"
     )
     blocks: Iterator[tuple[np.ndarray, ...]] = map(
         _block_arrays, _blocks(stream_rows(conn, sql), BLOCK)
@@ -403,6 +404,7 @@ def _components(nodes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def link_new(store: Store, settings: Settings) -> LinkSummary:
     """Link every ad not linked yet; one transaction, so a crash leaves the previous state."""
     with store.engine.begin() as conn:
+        _one_linker(conn)
         watermark = int(
             conn.scalar(sa.text("SELECT value FROM meta WHERE key = :k"), {"k": WATERMARK}) or 0
         )
@@ -413,7 +415,26 @@ def rebuild(store: Store, settings: Settings) -> LinkSummary:
     """Forget every link and link all ads again from scratch, in one transaction: readers
     see the previous networks until it commits."""
     with store.engine.begin() as conn:
+        _one_linker(conn)
         return _link(conn, 0, settings)
+
+
+LINK_LOCK_KEY = 0x5AFE1_0002  # PostgreSQL advisory lock key (scoring uses ..._0001)
+
+
+def _one_linker(conn: sa.Connection) -> None:
+    """One link transaction at a time on PostgreSQL (two ingests finishing together): a
+    second would link the same new ads and fail on their template rows. The lock lasts to
+    the end of the transaction. SQLite allows one writer anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LINK_LOCK_KEY})
+
+
+def _top(conn: sa.Connection) -> int:
+    """The newest ad key: this link takes the ads up to it, and the next link those after,
+    even if an ingest commits more while this one runs (PostgreSQL reads each statement
+    afresh; otherwise they would be linked twice)."""
+    return int(conn.scalar(sa.select(sa.func.max(ads.c.pk))) or 0)
 
 
 # Everything linking writes; a rebuild (watermark 0) starts them afresh.
@@ -423,19 +444,21 @@ _LINK_TABLES = (networks, ad_networks, selectors, links, template_bands, ad_temp
 def _link(conn: sa.Connection, watermark: int, settings: Settings) -> LinkSummary:
     summary = LinkSummary()
     full = watermark == 0
-    top = conn.scalar(sa.select(sa.func.max(ads.c.pk))) or 0
+    top = _top(conn)
     if top <= watermark and not full:
         return summary
     with _bulk_load(conn, _LINK_TABLES) if full else contextlib.nullcontext():
         if full:
             for table in _LINK_TABLES:
                 conn.execute(sa.delete(table))
-        new_pks = int_rows(conn, f"SELECT pk FROM ads WHERE pk > {int(watermark)} ORDER BY pk", 1)
+        new_pks = int_rows(
+            conn, f"SELECT pk FROM ads WHERE pk > {int(watermark)} AND pk <= {top} ORDER BY pk", 1
+        )
         summary.new_ads = len(new_pks)
         if summary.new_ads:
-            _assign_templates(conn, watermark, settings, summary)
+            _assign_templates(conn, watermark, top, settings, summary)
             summary.photo_links = link_photos(conn, watermark, top, settings)
-            summary.hash_matches = match_new_photos(conn, watermark, settings)
+            summary.hash_matches = match_new_photos(conn, watermark, top, settings)
             if full:
                 _link_all(conn, new_pks[:, 0], settings, summary)
             else:

@@ -71,9 +71,11 @@ def import_hashlist(
     }
 
 
-def match_new_photos(conn: sa.Connection, watermark: int, settings: Settings) -> int:
-    """Match the photos of ads past the link watermark against every list."""
-    return _match(conn, settings, photo_filter=photos.c.ad_pk > watermark, list_filter=None)
+def match_new_photos(conn: sa.Connection, watermark: int, top: int, settings: Settings) -> int:
+    """Match the photos of the ads this link takes (past the watermark, up to `top`) against
+    every list."""
+    taken = sa.and_(photos.c.ad_pk > watermark, photos.c.ad_pk <= top)
+    return _match(conn, settings, photo_filter=taken, list_filter=None)
 
 
 def _match(
