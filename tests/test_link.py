@@ -518,25 +518,32 @@ def test_ads_stored_while_a_link_runs_are_linked_by_the_next_one_once(db_url, mo
     store.close()
 
 
-def test_links_on_postgresql_run_one_at_a_time(pg_url):
-    """Two ingests finishing together must not link the same new ads at once: the second link
-    waits for the first's transaction (an advisory lock) and then finds nothing left to do."""
+def test_links_run_one_at_a_time(db_url):
+    """Two ingests finishing together must not link the same new ads at once: a second link
+    waits for the first's transaction (PostgreSQL: an advisory lock; SQLite: its writer lock)
+    and only then reads the watermark, so it sees what the first linked."""
     import threading
 
     import sqlalchemy as sa
 
     from safelight.link import incremental
 
-    store = Store.open(pg_url)
+    store = Store.open(db_url)
     store.add_batch(_corpus(random.Random(4)))
     done: list[int] = []
-    with store.engine.connect() as holder:
-        holder.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": incremental.LINK_LOCK_KEY})
-        worker = threading.Thread(target=lambda: done.append(link_new(store, SETTINGS).new_ads))
-        worker.start()
-        worker.join(1.0)
-        assert worker.is_alive() and not done  # waiting for the lock
-        holder.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": incremental.LINK_LOCK_KEY})
-        worker.join(30)
-    assert done == [42] and link_new(store, SETTINGS).new_ads == 0
+    with store.engine.connect() as first:  # a link in progress, about to commit its watermark
+        with first.begin():
+            if db_url.startswith("postgresql"):
+                lock = "SELECT pg_advisory_xact_lock(:k)"
+                first.execute(sa.text(lock), {"k": incremental.LINK_LOCK_KEY})
+            first.execute(
+                sa.text("INSERT INTO meta (key, value) VALUES (:k, (SELECT max(pk) FROM ads))"),
+                {"k": incremental.WATERMARK},
+            )
+            second = threading.Thread(target=lambda: done.append(link_new(store, SETTINGS).new_ads))
+            second.start()
+            second.join(1.0)
+            assert second.is_alive() and not done  # waiting for the first
+        second.join(30)
+    assert done == [0]  # it read the watermark the first left: nothing linked twice
     store.close()

@@ -423,11 +423,15 @@ LINK_LOCK_KEY = 0x5AFE1_0002  # PostgreSQL advisory lock key (scoring uses ..._0
 
 
 def _one_linker(conn: sa.Connection) -> None:
-    """One link transaction at a time on PostgreSQL (two ingests finishing together): a
-    second would link the same new ads and fail on their template rows. The lock lasts to
-    the end of the transaction. SQLite allows one writer anyway."""
+    """One link transaction at a time (two ingests finishing together): a second would read
+    the same watermark, link the same new ads and fail on their template rows. Taken before
+    the watermark is read, held to the end of the transaction. PostgreSQL: an advisory lock.
+    SQLite: its writer lock, taken now by a write that changes nothing (reads alone would
+    not take it; a second linker waits up to the busy timeout, 30 s)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LINK_LOCK_KEY})
+    else:
+        conn.execute(sa.text("UPDATE meta SET value = value WHERE 0"))
 
 
 def _top(conn: sa.Connection) -> int:
