@@ -435,9 +435,10 @@ def _one_linker(conn: sa.Connection) -> None:
 
 
 def _top(conn: sa.Connection) -> int:
-    """The newest ad key: this link takes the ads up to it, and the next link those after,
-    even if an ingest commits more while this one runs (PostgreSQL reads each statement
-    afresh; otherwise they would be linked twice)."""
+    """The newest ad key: this link takes the ads up to it, and the next link those after.
+    An ingest may commit more while this one runs, and until its first write each statement
+    sees them (PostgreSQL: read committed; SQLite: Python's sqlite3 begins at the first
+    write); taken here and again next time, they would be linked twice."""
     return int(conn.scalar(sa.select(sa.func.max(ads.c.pk))) or 0)
 
 
