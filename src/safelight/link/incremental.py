@@ -45,18 +45,18 @@ from safelight.store.schema import (
     ad_networks,
     ad_templates,
     ads,
+    hash_matches,
     links,
     mentions,
     networks,
     selectors,
     template_bands,
 )
-from safelight.store.statistics import LINK_TABLES, refresh_statistics
+from safelight.store.statistics import refresh_statistics
 from safelight.store.store import Store, utcnow
 
 WATERMARK = "link_watermark"
 _CHUNK = 500  # keys per IN (...) query of an update
-_KEYS = 5_000  # band keys per IN (...) list of integers written into the statement
 _WRITE = 100_000  # rows built per insert batch
 
 
@@ -89,15 +89,13 @@ def _leader_index(conn: sa.Connection, keys: np.ndarray | None = None) -> Leader
     if keys is None:
         bands = int_rows(conn, "SELECT band_key, leader_pk FROM template_bands", 2)
     else:
-        bands = np.zeros((0, 2), dtype=np.int64)
-        for chunk in _chunks(keys.tolist(), _KEYS):
-            listed = ",".join(map(str, chunk))  # ints from numpy, never text from input
-            found = int_rows(
-                conn,
-                f"SELECT band_key, leader_pk FROM template_bands WHERE band_key IN ({listed})",
-                2,
-            )
-            bands = np.concatenate([bands, found])
+        q = sa.select(template_bands.c.band_key, template_bands.c.leader_pk)
+        found = [
+            tuple(row)
+            for chunk in _chunks(keys.tolist())
+            for row in conn.execute(q.where(among(conn, template_bands.c.band_key, chunk)))
+        ]
+        bands = np.asarray(found, dtype=np.int64).reshape(-1, 2)
     sigs: dict[int, bytes] = {}
     for chunk in _chunks(unique(bands[:, 1]).tolist()):
         q = sa.select(ad_features.c.ad_pk, ad_features.c.sig).where(
@@ -468,7 +466,7 @@ def _link(conn: sa.Connection, watermark: int, settings: Settings) -> LinkSummar
                 _link_all(conn, new_pks[:, 0], settings, summary)
             else:
                 _link_update(conn, new_pks[:, 0].tolist(), settings, summary)
-    refresh_statistics(conn, LINK_TABLES, rewritten=full)
+    refresh_statistics(conn, [t.name for t in (*_LINK_TABLES, hash_matches)], rewritten=full)
     _set_watermark(conn, top)
     return summary
 

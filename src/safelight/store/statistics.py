@@ -22,18 +22,6 @@ import sqlalchemy as sa
 
 SCALE_FACTOR = 0.1  # autovacuum_analyze_scale_factor, PostgreSQL's default
 
-# What ingest writes (Store.add_batch) and what linking writes.
-INGEST_TABLES = ("ads", "ads_fts", "mentions", "hits", "ad_features", "photos")
-LINK_TABLES = (
-    "selectors",
-    "links",
-    "template_bands",
-    "ad_templates",
-    "ad_networks",
-    "networks",
-    "hash_matches",
-)
-
 
 def refresh_statistics(
     conn: sa.Connection, tables: Sequence[str], *, rewritten: bool = False

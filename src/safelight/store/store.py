@@ -39,9 +39,11 @@ from safelight.store.schema import (
     photos,
     rejects,
 )
-from safelight.store.statistics import INGEST_TABLES, refresh_statistics
+from safelight.store.statistics import refresh_statistics
 
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
+# What add_batch writes (ads_fts: the text index, made by raw SQL per backend).
+_INGEST_TABLES = ("ads", "ads_fts", *(t.name for t in (mentions, hits, ad_features, photos)))
 # The time limit (ms) for search and lookup in this request or command; 0 is none.
 _TIME_LIMIT: ContextVar[int] = ContextVar("safelight_query_time_limit", default=0)
 _clock = time.monotonic  # a module global so a test can move time forward
@@ -281,7 +283,7 @@ class Store:
     def refresh_statistics(self) -> list[str]:
         """After a bulk ingest, re-analyse the tables it grew (PostgreSQL; see statistics)."""
         with self.engine.begin() as conn:
-            return refresh_statistics(conn, INGEST_TABLES)
+            return refresh_statistics(conn, _INGEST_TABLES)
 
     # ---- meta ----------------------------------------------------------------------------
 
