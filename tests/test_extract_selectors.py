@@ -18,6 +18,7 @@ from Crypto.Hash import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from safelight.extract import _NESTING, _PRECEDENCE, extract_text, settle_overlaps
 from safelight.extract.ages import find_ages
 from safelight.extract.emails import find_emails
 from safelight.extract.handles import PLATFORMS, find_handles
@@ -425,6 +426,9 @@ def _adversarial() -> dict[str, str]:
         "numbers": "19 yo 150hh " * (n // 12),
         "salad": salad,
         "dotted-i": "İstanbul Ünye " * (n // 14),
+        "name-ages": "Jade, 22 " * (n // 9),  # a name and an age per 9 characters
+        "spaced-digits": "1 " * (n // 2),
+        "look-alikes": ("1l!|i" * 40 + " ") * (n // 201),
     }
 
 
@@ -442,3 +446,47 @@ def test_adversarial_200kb_inputs_finish(kind: str) -> None:
         assert spent < _LIMIT_S, f"{kind} on {label}: {spent:.2f}s"
         for m in found[:50]:
             assert m.raw == text[m.start : m.end]
+
+
+def test_full_extraction_of_adversarial_inputs_finishes() -> None:
+    """The finders together, overlaps settled: tens of thousands of mentions in one text used
+    to be compared pairwise (12 s on the name-ages text)."""
+    for label, text in _adversarial().items():
+        begin = time.process_time()
+        found = extract_text(text)
+        spent = time.process_time() - begin
+        assert spent < _LIMIT_S, f"extract_text on {label}: {spent:.2f}s"
+        for ms in found.values():
+            for m in ms[:50]:
+                assert m.raw == text[m.start : m.end]
+
+
+_KINDS = list(_PRECEDENCE)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spans=st.lists(
+        st.tuples(st.sampled_from(_KINDS), st.integers(0, 60), st.integers(1, 12)), max_size=40
+    )
+)
+def test_settling_overlaps_is_the_pairwise_rule(spans: list[tuple[str, int, int]]) -> None:
+    """Each mention is dropped if it overlaps a kept one of an earlier kind, unless the two
+    kinds may nest, exactly as comparing every pair would decide."""
+    found: dict[str, list[Mention]] = {k: [] for k in _KINDS}
+    for kind, start, length in spans:
+        found[kind].append(Mention(kind[:-1], "v", "x" * length, start, start + length))
+    expected: dict[str, list[tuple[int, int]]] = {}
+    taken: list[tuple[int, int, str]] = []
+    for kind in _KINDS:
+        kept = [
+            m
+            for m in found[kind]
+            if not any(
+                m.start < e and s < m.end and (kind, other) not in _NESTING for s, e, other in taken
+            )
+        ]
+        expected[kind] = [(m.start, m.end) for m in kept]
+        taken += [(m.start, m.end, kind) for m in kept]
+    settled = settle_overlaps({k: list(v) for k, v in found.items()})
+    assert {k: [(m.start, m.end) for m in settled[k]] for k in _KINDS} == expected

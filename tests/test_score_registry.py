@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,38 @@ def test_word_boundaries_and_longest_phrase() -> None:
     hits = REG.match("fresh face")
     assert [(m.indicator.id, m.matched) for m in hits] == [("youth_fresh_face", "fresh face")]
     assert not REG.match("ten minutes")  # "teen" needs two e's
+
+
+@pytest.mark.parametrize(
+    ("text", "indicator"),
+    [
+        ("so yooooooooung", "youth_young"),
+        ("teeeeeeeeeen", "youth_teen"),  # a doubled letter, then a long run of it
+        ("very professssssssional", "trust_professional"),
+        ("fiiirst tiiime doing this", "youth_new_to_this"),
+    ],
+)
+def test_long_repeated_letters_still_hit(text: str, indicator: str) -> None:
+    assert indicator in {m.indicator.id for m in REG.match(text)}
+
+
+# Only catches a hang or a quadratic blow-up (minutes); speed is measured by benchmarks.
+_LIMIT_S = float(os.environ.get("SAFELIGHT_ADVERSARIAL_LIMIT_S", "5"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" * 200_000,  # "l" and "i" both take "1": each split of the run was tried (40 s)
+        "1 " * 100_000,  # spaced out, then folded into one run
+        ("1l!|i" * 40 + " ") * 1_000,
+        "teeeee" * 33_000,
+        "d" * 200_000,
+    ],
+    ids=["ones", "spaced-ones", "look-alikes", "elongated", "one-letter"],
+)
+def test_long_runs_of_shared_characters_finish(text: str) -> None:
+    begin = time.process_time()
+    REG.match(text)
+    spent = time.process_time() - begin
+    assert spent < _LIMIT_S, f"{spent:.2f}s"

@@ -19,6 +19,9 @@ from safelight.extract._common import wide_chars
 
 WORD = "a-z0-9"  # the folded alphabet that word boundaries look at
 _GAP = f"[^{WORD}]{{0,3}}"  # what may stand between the words of a phrase
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# How often a letter may repeat where its neighbour shares characters with it ("l", "i").
+MAX_SHARED_REPEAT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +233,10 @@ class Folder:
             return run.translate(self._table)
         return run
 
-    def letter_class(self, ch: str, edge: bool = False) -> str:
-        """The regex for one folded pattern character: its look-alikes and equivalents too.
-
-        At the edge of a phrase only letters and digits stand in, so a hit never swallows
-        the punctuation around it ("legal!" reports "legal").
-        """
+    def letter_members(self, ch: str, edge: bool = False) -> frozenset[str]:
+        """The characters that stand for one folded pattern character: its look-alikes and
+        equivalents too. At the edge of a phrase only letters and digits stand in, so a hit
+        never swallows the punctuation around it ("legal!" reports "legal")."""
         members = {ch}
         for group in self.equivalent:
             if ch in group:
@@ -245,11 +246,22 @@ class Folder:
             members.add(self.lookalikes[ch])
         if edge:
             members = {c for c in members if c.isalnum()}
+        return frozenset(members)
+
+    def letter_class(self, ch: str, members: frozenset[str], free: bool) -> str:
+        """The regex for one folded pattern character standing for `members`.
+
+        Letters may repeat ("yooung"); written `c c*` rather than `c+` so the regex engine can
+        skip a branch on its first character, which keeps the one-pass trie fast. `free`: no
+        member can also be the next character, so the repeat never gives back what it took
+        (possessive, which the result cannot tell apart). Otherwise the repeat is bounded:
+        two neighbours sharing members ("l" and "i" both take "1") would each try every
+        split of a long run, and a hostile ad of 200,000 ones took 40 s."""
         body = "".join(sorted(re.escape(c) for c in members))
         cls = body if len(members) == 1 else f"[{body}]"
-        # Letters may repeat ("yooung"); written `c c*` rather than `c+` so the regex engine can
-        # skip a branch on its first character, which keeps the one-pass trie fast.
-        return cls if ch.isdigit() else f"{cls}{cls}*"
+        if ch.isdigit():
+            return cls
+        return f"{cls}{cls}*+" if free else f"{cls}{cls}{{0,{MAX_SHARED_REPEAT}}}"
 
     def phrase_units(self, phrase: str) -> list[str]:
         """A phrase as regex units: letter classes and gaps, ready for the trie."""
@@ -263,10 +275,24 @@ class Folder:
         while chars and chars[-1] is None:
             chars.pop()
         last = len(chars) - 1
-        return [
-            _GAP if ch is None else self.letter_class(ch, edge=i in (0, last))
+        members = [
+            frozenset() if ch is None else self.letter_members(ch, edge=i in (0, last))
             for i, ch in enumerate(chars)
         ]
+        units = []
+        for i, ch in enumerate(chars):
+            if ch is None:
+                units.append(_GAP)
+                continue
+            mine = members[i]
+            if i == last:  # then a non-word character must follow
+                free = mine <= _WORD_CHARS
+            elif chars[i + 1] is None:  # a gap (of non-word characters, maybe none), a letter
+                free = mine <= _WORD_CHARS and mine.isdisjoint(members[i + 2])
+            else:
+                free = mine.isdisjoint(members[i + 1])
+            units.append(self.letter_class(ch, mine, free))
+        return units
 
 
 _NON_ASCII = re.compile("[\x80-\U0010ffff]+")
