@@ -172,6 +172,34 @@ def test_search_highlights_and_filters(store: Store) -> None:
     assert [h["id"] for h in store.search("discreet", date_to="2026-03-01")] == ["h1"]
 
 
+def test_a_very_long_ad_gets_a_snippet_without_the_engine(store: Store) -> None:
+    """SQLite's snippet() weighs every match against the others (4.7 s on a hostile ad that
+    repeats a word 22,000 times), so a body past SQLITE_SNIPPET_MAX_CHARS gets one from
+    `snippet_from_text`; short ads keep the engine's."""
+    long_body = "plain words " * 2_000 + "Discreet, visiting " * 22_000
+    assert len(long_body) > fts.SQLITE_SNIPPET_MAX_CHARS
+    store.add_batch([_item("long", long_body), _item("short", "discreet visiting uptown")])
+    hits = {h["id"]: h["snippet"] for h in store.search("discreet visiting")}
+    assert f"{HIGHLIGHT_OPEN}Discreet{HIGHLIGHT_CLOSE}" in hits["long"] and len(hits["long"]) < 400
+    assert f"{HIGHLIGHT_OPEN}discreet{HIGHLIGHT_CLOSE}" in hits["short"]
+    if store.dialect == "sqlite":  # PostgreSQL's ts_headline has no such cost: it stays
+        assert hits["long"].startswith("…plain words plain words ")
+        assert f"{HIGHLIGHT_CLOSE}, {HIGHLIGHT_OPEN}visiting{HIGHLIGHT_CLOSE}" in hits["long"]
+        assert hits["long"].endswith("…")
+
+
+def test_snippet_from_text_folds_like_the_index() -> None:
+    mark = lambda w: f"{HIGHLIGHT_OPEN}{w}{HIGHLIGHT_CLOSE}"  # noqa: E731
+    assert fts.snippet_from_text(["a Café near"], ["CAFE"]) == f"a {mark('Café')} near"
+    assert fts.snippet_from_text(["no match", "title Jade"], ["jade"]) == f"title {mark('Jade')}"
+    assert fts.snippet_from_text(["snake_case jade_x"], ["jade"]) == f"snake_case {mark('jade')}_x"
+    assert fts.snippet_from_text(["nothing here"], ["jade"]) is None
+    words = " ".join(f"w{i}" for i in range(100))
+    assert fts.snippet_from_text([f"{words} Jade {words}"], ["jade"]) == (
+        "…w96 w97 w98 w99 " + mark("Jade") + " " + " ".join(f"w{i}" for i in range(19)) + "…"
+    )
+
+
 def test_search_settings_stay_inside_its_transaction(store: Store) -> None:
     """PostgreSQL searches with more work_mem (fts.prepare), for that search only."""
     store.add_batch([_item("w1", "sweet friendly company")])

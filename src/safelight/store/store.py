@@ -506,6 +506,14 @@ class Store:
                 sql, snip_params = fts.snippets(self.dialect, words, shown)
                 snip_params["match"] = params["match"]
                 snippet_of = {r.pk: r.snippet for r in conn.execute(sa.text(sql), snip_params)}
+                long_ones = [pk for pk in shown if snippet_of.get(pk) is None]
+                if long_ones:  # too long for the engine's snippet (fts.SQLITE_SNIPPET_MAX_CHARS)
+                    for row in conn.execute(
+                        sa.select(ads.c.pk, ads.c.title, ads.c.body).where(ads.c.pk.in_(long_ones))
+                    ):
+                        snippet_of[row.pk] = fts.snippet_from_text(
+                            (row.body or "", row.title or ""), words
+                        )
         out = []
         for r in found:
             ad = meta_of.get(r.pk)

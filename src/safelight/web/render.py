@@ -139,13 +139,23 @@ def highlight(text: str, anns: list[Annotation]) -> Markup:
     if not anns:
         return Markup(escape(text))
     cuts = sorted({0, len(text), *(a.start for a in anns), *(a.end for a in anns)})
+    opening: dict[int, list[int]] = {}
+    closing: dict[int, list[int]] = {}
+    for i, x in enumerate(anns):
+        opening.setdefault(x.start, []).append(i)
+        closing.setdefault(x.end, []).append(i)
+    # A sweep over the cuts, keeping the spans open at each: a hostile ad holds tens of
+    # thousands of mentions, and testing every span against every piece took minutes.
+    open_now: set[int] = set()
     out: list[str] = []
     for a, b in itertools.pairwise(cuts):
+        open_now.difference_update(closing.get(a, ()))
+        open_now.update(opening.get(a, ()))
         piece = str(escape(text[a:b]))
-        covering = [x for x in anns if x.start <= a and x.end >= b]
-        if not covering:
+        if not open_now:
             out.append(piece)
             continue
+        covering = [anns[i] for i in sorted(open_now)]
         classes = " ".join(sorted({x.css for x in covering}))
         title = str(escape("\n".join(x.label for x in covering)))
         refs = " ".join(str(x.index) for x in covering)
