@@ -202,6 +202,32 @@ def test_csv_bad_rows_are_rejected_and_reading_goes_on(tmp_path: Path) -> None:
     assert recs[3].data == {"id": "4", "title": "fine", "body": "body"}
 
 
+def test_csv_unclosed_quote_says_which_lines_it_took(tmp_path: Path) -> None:
+    """An unclosed quote makes the csv module read every later line into one field: the
+    records on those lines end inside this reject, and its reason names them."""
+    path = tmp_path / "unclosed.csv"
+    path.write_bytes(b'id,title,body\n1,t,"never closed\n2,t,b\n3,t,b\n')
+    (rec,) = records(path)  # the body is the last column: the field count alone passes
+    assert (rec.line, rec.data, rec.raw) == (2, None, b'1,t,"never closed\n2,t,b\n3,t,b\n')
+    assert rec.error == (
+        "a quoted field opened on line 2 never closes: lines 2-4 were read as this one record"
+    )
+    mid = tmp_path / "unclosed-mid.csv"
+    mid.write_bytes(b'id,body,title\n1,"never closed,t\n2,b,t\n3,b,t\n')
+    (rec,) = records(mid)
+    assert rec.error == (
+        "a quoted field opened on line 2 never closes: lines 2-4 were read as this one record"
+    )
+    fine = tmp_path / "stray.csv"  # a stray quote in a bare field, a last line without "\n"
+    fine.write_bytes(b'id,title,body\n1,t,5\'4" tall\n2,t,"quoted\nover lines"\n3,t,end')
+    assert [r.error for r in records(fine)] == [None, None, None]
+    long_path = tmp_path / "unclosed-long.csv"
+    long_path.write_bytes(b'id,title,body\n1,t,"never closed\n' + b"2,t,b\n" * 2_000 + b"9,t,b\n")
+    first, *rest = records(long_path, max_record_bytes=1_000)
+    assert "over the 1,000-byte limit; it spans lines 2-" in str(first.error)
+    assert rest and rest[-1].data == {"id": "9", "title": "t", "body": "b"}
+
+
 def test_csv_duplicate_and_empty_header_names_lose_nothing(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "dup.csv", [["body", "phone", "phone", ""], ["b", "1", "2", "x"]])
     (rec,) = records(path)

@@ -207,7 +207,13 @@ class _LineFeed:
         self.text = text
         self.limit = limit
         self.row_chars = 0
+        self.row_lines: list[str] = []  # the current row's lines (within the limit)
         self.lines = 0
+        self.ended = False
+
+    def new_row(self) -> None:
+        self.row_chars = 0
+        self.row_lines = []
 
     def __iter__(self) -> _LineFeed:
         return self
@@ -215,9 +221,11 @@ class _LineFeed:
     def __next__(self) -> str:
         line = self.text.readline(self.limit + 2)
         if not line:
+            self.ended = True
             raise StopIteration
         self.lines += 1
         self.row_chars += len(line)
+        self.row_lines.append(line)
         if self.row_chars > self.limit:
             size = self.row_chars
             while not line.endswith(("\n", "\r")):  # drain the rest of this physical line
@@ -233,6 +241,26 @@ def _set_csv_limit(limit: int) -> None:
     """Raise the csv module's per-field cap (128 KB by default) to the record limit."""
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
+
+
+def _quote_left_open(lines: list[str]) -> bool:
+    """Whether the end of the file closed these lines' row inside a quoted field. The lenient
+    reader (strict=False, for stray quotes such as 5'4") then returns what it read, so a
+    quote never closed would turn every later record into the text of this one, unnoticed."""
+    try:
+        for _ in csv.reader(lines, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _spanned(first: int, last: int) -> str:
+    """For a rejected row read over several lines: which, since an unclosed quote makes the
+    csv module read every later line into one field, and the records there end in this one."""
+    if last <= first:
+        return ""
+    return f"; it spans lines {first:,}-{last:,} (a quote that never closed?)"
 
 
 class _RowEncoder:
@@ -260,14 +288,14 @@ def _iter_csv(p: Path, limit: int) -> Iterator[RawRecord]:
         encode = _RowEncoder()
         while True:
             start = feed.lines + 1
-            feed.row_chars = 0
+            feed.new_row()
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except _TooLong as exc:
                 reason = f"row is {exc.args[0]:,} characters, over the {limit:,}-byte limit"
-                yield RawRecord(source, start, None, b"", reason)
+                yield RawRecord(source, start, None, b"", reason + _spanned(start, feed.lines))
                 continue
             except csv.Error as exc:
                 yield RawRecord(source, start, None, b"", f"invalid CSV: {exc}")
@@ -275,6 +303,14 @@ def _iter_csv(p: Path, limit: int) -> Iterator[RawRecord]:
             except (OSError, EOFError, ValueError) as exc:
                 yield _broken(source, start, exc, "compressed stream")
                 return
+            if feed.ended and _quote_left_open(feed.row_lines):
+                reason = (
+                    f"a quoted field opened on line {start:,} never closes: lines"
+                    f" {start:,}-{feed.lines:,} were read as this one record"
+                )
+                raw = "".join(feed.row_lines).encode("utf-8", "surrogateescape")
+                yield RawRecord(source, start, None, raw, reason)
+                continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if header is None:
@@ -291,7 +327,7 @@ def _iter_csv(p: Path, limit: int) -> Iterator[RawRecord]:
                 continue
             if len(row) != len(header):
                 reason = f"row has {len(row)} fields, the header has {len(header)}"
-                yield RawRecord(source, start, None, raw, reason)
+                yield RawRecord(source, start, None, raw, reason + _spanned(start, feed.lines))
                 continue
             data: dict[str, Any] = dict(zip(header, row, strict=True))
             if data.get("images"):
