@@ -178,13 +178,33 @@ def test_html_to_text_walks_deep_trees_without_recursion() -> None:
 def test_deeply_nested_blocks_are_stripped_not_parsed() -> None:
     # lexbor slows down quadratically on nested blocks: 50,000 <div> would take ~20 s
     html = "<div>" * 50_000 + "deep &amp; down<script>x()</script>" + "</div>" * 50_000
-    text, parsed = markup_text(html)
-    assert (text, parsed) == ("deep & down", False)
+    text, hazard = markup_text(html)
+    assert (text, hazard) == ("deep & down", "markup nested too deep (over 2,000 levels)")
     page = "<title>Deep page</title>" + html
     out = apply(RecipeBook.default().recipes[0], page, "https://listings.example.com/ad/1")
     assert out["title"] == "Deep page" and out["body"] == "Deep page\ndeep & down"
     assert out["recipe"] == "none" and "too deep" in out["parse_note"]
     assert page_url(page) == ""
+
+
+def test_a_tag_with_too_many_attributes_is_stripped_not_parsed() -> None:
+    # lexbor compares each attribute with the tag's earlier ones: 300,000 would take minutes
+    attrs = " ".join(f'a{i}="a value"' for i in range(300_000))
+    html = f"<div {attrs}>call 713-555-0142</div><p>more</p>"
+    text, hazard = markup_text(html)
+    assert (text, hazard) == (
+        "call 713-555-0142\nmore",
+        "a tag with too many attributes (over 1,000)",
+    )
+    out = apply(RecipeBook.default().recipes[0], "<title>Busy</title>" + html)
+    assert out["recipe"] == "none" and "too many attributes" in out["parse_note"]
+    # long tags are fine: a data URI, a quoted value full of spaces, a few hundred attributes
+    fine = [
+        '<img src="data:image/png;base64,' + "A" * 100_000 + '"><p>x</p>',
+        '<div title="' + "word " * 5_000 + '">x</div>',
+        "<div " + " ".join(f"data-k{i}=v" for i in range(900)) + ">x</div>",
+    ]
+    assert [markup_text(h)[1] for h in fine] == [None, None, None]
 
 
 def test_strip_markup_drops_hidden_blocks_and_comments() -> None:

@@ -3,8 +3,9 @@
 `decode_html` turns page bytes into text the way browsers pick a charset; `html_to_text`
 turns markup into plain text with line breaks and never any script or style content.
 Markup is hostile: lexbor's tree building slows down quadratically with deeply nested
-block elements (20,000 nested <div> take 1.5 s, 40,000 take 12 s), so `markup_too_deep`
-is checked first and such markup is reduced to text by `strip_markup`, a linear scan.
+block elements (20,000 nested <div> take 1.5 s, 40,000 take 12 s) and with the attributes
+of one tag (20,000 take 0.8 s, 40,000 take 3 s), so `markup_hazard` is checked first and
+such markup is reduced to text by `strip_markup`, a linear scan.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Deeper unclosed nesting than this is not given to the parser (2,000 levels: ~20 ms).
 MAX_MARKUP_DEPTH = 2_000
+# Nor a tag with more attributes than this (lexbor compares each with the tag's earlier ones:
+# 1,000 take ~1 ms; a real page's tags have a handful).
+MAX_TAG_ATTRIBUTES = 1_000
+# Only a tag this long can hold that many (each attribute takes a space and a character).
+_LONG_TAG = re.compile(rf"<[A-Za-z][^>]{{{2 * MAX_TAG_ATTRIBUTES},}}")
+_QUOTED = re.compile(r""""[^"]*"|'[^']*'""")
+_ATTR_GAP = re.compile(r"[ \t\r\n\f/]+")
 
 # Elements whose content is never visible text (or is hostile): dropped whole.
 _DROP = frozenset(
@@ -228,8 +236,18 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def markup_too_deep(markup: str, limit: int = MAX_MARKUP_DEPTH) -> bool:
-    """Whether unclosed tags nest deeper than `limit` (an upper bound, cheap to compute)."""
+def markup_hazard(markup: str) -> str | None:
+    """Why this markup is not given to the parser (which would take seconds to minutes on
+    it), or None. Both tests are upper bounds, cheap to compute."""
+    if _too_deep(markup):
+        return f"markup nested too deep (over {MAX_MARKUP_DEPTH:,} levels)"
+    if _crowded_tag(markup):
+        return f"a tag with too many attributes (over {MAX_TAG_ATTRIBUTES:,})"
+    return None
+
+
+def _too_deep(markup: str, limit: int = MAX_MARKUP_DEPTH) -> bool:
+    """Whether unclosed tags nest deeper than `limit`."""
     if markup.count("<") <= limit:
         return False
     depth = 0
@@ -240,6 +258,16 @@ def markup_too_deep(markup: str, limit: int = MAX_MARKUP_DEPTH) -> bool:
             depth += 1
             if depth > limit:
                 return True
+    return False
+
+
+def _crowded_tag(markup: str) -> bool:
+    """Whether a tag may hold more than MAX_TAG_ATTRIBUTES attributes: counted as the gaps
+    between them once quoted values (which may hold spaces) are taken out."""
+    for m in _LONG_TAG.finditer(markup):
+        bare = _QUOTED.sub('""', m.group())
+        if len(_ATTR_GAP.findall(bare)) > MAX_TAG_ATTRIBUTES:
+            return True
     return False
 
 
@@ -276,8 +304,9 @@ def strip_markup(markup: str) -> str:
     return tidy_text(html.unescape(text))
 
 
-def markup_text(markup: str, max_chars: int | None = None) -> tuple[str, bool]:
-    """Text of a markup fragment: (text, parsed). Parsed unless nested too deep."""
-    if markup_too_deep(markup):
-        return strip_markup(markup), False
-    return html_to_text(LexborHTMLParser(markup), max_chars=max_chars), True
+def markup_text(markup: str, max_chars: int | None = None) -> tuple[str, str | None]:
+    """Text of a markup fragment, and why it was not parsed (None: it was)."""
+    hazard = markup_hazard(markup)
+    if hazard is not None:
+        return strip_markup(markup), hazard
+    return html_to_text(LexborHTMLParser(markup), max_chars=max_chars), None

@@ -121,9 +121,9 @@ def looks_like_html(s: str) -> bool:
 
 
 def _fragment_text(html: str, max_chars: int, extra: dict[str, Any]) -> str:
-    text, parsed = markup_text(html, max_chars)
-    if not parsed:
-        extra["html_note"] = "markup nested too deep to parse; tags stripped"
+    text, hazard = markup_text(html, max_chars)
+    if hazard is not None:
+        extra["html_note"] = f"{hazard}: not parsed, tags stripped"
     return text
 
 

@@ -25,7 +25,7 @@ from safelight.ingest.htmltext import (
     SNIFF_BYTES,
     decode_html,
     html_to_text,
-    markup_too_deep,
+    markup_hazard,
     strip_markup,
 )
 
@@ -46,7 +46,7 @@ def _one_line(text: str) -> str:
 def page_url(html_text: str) -> str:
     """The page's own URL when a saved page records it (canonical link, og:url, saved-from)."""
     saved = _SAVED_FROM.search(html_text[:SNIFF_BYTES])
-    if markup_too_deep(html_text):
+    if markup_hazard(html_text) is not None:
         return saved.group(1) if saved else ""
     tree = LexborHTMLParser(html_text)
     places = (('link[rel="canonical"]', "href"), ('meta[property="og:url"]', "content"))
@@ -222,10 +222,12 @@ def apply(recipe: Recipe | None, html_text: str, url: str = "") -> dict[str, Any
     The generic mapping takes the title from <title> (else the first <h1>) and the body
     from the page's visible text, so a page from an unknown site is still searchable.
     `html` carries the markup the body came from, kept beside the text, never rendered.
-    A page nested too deep to parse safely gets the tag-stripped text and a note instead.
+    A page the parser is not trusted with (`markup_hazard`) gets the tag-stripped text and
+    a note instead.
     """
     out: dict[str, Any] = {}
-    if markup_too_deep(html_text):
+    hazard = markup_hazard(html_text)
+    if hazard is not None:
         found = _TITLE.search(html_text[: 16 * SNIFF_BYTES])
         if found and _one_line(found.group(1)):
             out["title"] = _one_line(found.group(1))
@@ -233,7 +235,7 @@ def apply(recipe: Recipe | None, html_text: str, url: str = "") -> dict[str, Any
         if body:
             out["body"] = body
         out["recipe"] = "none"
-        out["parse_note"] = "markup nested too deep to parse; tags stripped, recipe not applied"
+        out["parse_note"] = f"{hazard}: not parsed, tags stripped, recipe not applied"
         if url:
             out["url"] = url
         return out
