@@ -235,8 +235,9 @@ _LIMIT_S = float(os.environ.get("SAFELIGHT_ADVERSARIAL_LIMIT_S", "5"))
         ("1l!|i" * 40 + " ") * 1_000,
         "teeeee" * 33_000,
         "d" * 200_000,
+        "!\uff11" * 100_000,  # a phrase may start after every "!", each "!" and "1" an "i"
     ],
-    ids=["ones", "spaced-ones", "look-alikes", "elongated", "one-letter"],
+    ids=["ones", "spaced-ones", "look-alikes", "elongated", "one-letter", "bang-ones"],
 )
 def test_long_runs_of_shared_characters_finish(text: str) -> None:
     begin = time.process_time()

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 
 from safelight.extract._common import digit_runs, load, lowered, wide_chars, word_set
+from safelight.memo import MAX_KEY_CHARS, short_key_cache
 
 # Piece kinds. A piece is a plain tuple (kind, start, end, digits, weak, tricks):
 # `digits` the ASCII digits it stands for, `weak` how many of them are look-alike letters.
@@ -183,7 +184,7 @@ def fold(chars: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=8192)
+@short_key_cache(8192)
 def classify_letters(run: str) -> tuple[int, str, int]:
     """(kind, digits, weak count) for a letter run the token regex picked out.
 
@@ -305,6 +306,9 @@ def _number_words(low: str) -> list[str]:
             if len(memo) >= _MEMO_MAX or len(_NO_WORDS) >= _MEMO_MAX:
                 memo.clear()
                 _NO_WORDS.clear()
+            if len(word) > MAX_KEY_CHARS:  # a hostile run: not worth keeping
+                found.extend(held)
+                continue
             if not held:
                 _NO_WORDS.add(word)
                 continue

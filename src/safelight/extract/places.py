@@ -23,6 +23,7 @@ from safelight.extract._common import (
     word_set,
     words,
 )
+from safelight.memo import short_key_cache
 from safelight.records import Mention
 
 MIN_POPULATION = 15_000
@@ -71,13 +72,13 @@ class _Gazetteer:
     name_cues: tuple[str, ...] = ()
 
 
-@lru_cache(maxsize=8192)
+@short_key_cache(8192)
 def _fold_word(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=16384)
+@short_key_cache(16384)
 def _norm_token(token: str) -> str:
     """A token's key part (memoised: the same words recur in every ad)."""
     low = token.lower() if token.isascii() else _fold_word(token)

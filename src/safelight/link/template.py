@@ -18,6 +18,7 @@ from itertools import chain
 
 import numpy as np
 
+from safelight.memo import MAX_KEY_CHARS
 from safelight.records import Mention
 
 NUM_PERM = 64
@@ -88,7 +89,9 @@ def template_tokens(text: str, mentions: Sequence[Mention]) -> list[str]:
         for k, found in enumerate(words):
             if found is None:
                 piece = pieces[k]
-                words[k] = memo[piece] = _piece_words(piece)
+                held = words[k] = _piece_words(piece)
+                if len(piece) <= MAX_KEY_CHARS:  # a hostile ad's long piece is not kept
+                    memo[piece] = held
     return list(chain.from_iterable(words))  # type: ignore[arg-type]
 
 

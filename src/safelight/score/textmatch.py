@@ -20,7 +20,12 @@ from safelight.extract._common import wide_chars
 WORD = "a-z0-9"  # the folded alphabet that word boundaries look at
 _GAP = f"[^{WORD}]{{0,3}}"  # what may stand between the words of a phrase
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-# How often a letter may repeat where its neighbour shares characters with it ("l", "i").
+# How often a letter may repeat ("yoooung"): bounded, since a phrase may start at every other
+# character of a hostile run ("!1!1…": "!" ends a word and both stand for "i"), and an unbounded
+# repeat from each start would read the rest of the run (quadratic: 80,000 characters, 3 s).
+MAX_REPEAT = 20
+# Where its neighbour shares characters with it ("l" and "i" both take "1"), fewer: the two
+# repeats try every split between them.
 MAX_SHARED_REPEAT = 4
 
 
@@ -251,17 +256,17 @@ class Folder:
     def letter_class(self, ch: str, members: frozenset[str], free: bool) -> str:
         """The regex for one folded pattern character standing for `members`.
 
-        Letters may repeat ("yooung"); written `c c*` rather than `c+` so the regex engine can
-        skip a branch on its first character, which keeps the one-pass trie fast. `free`: no
-        member can also be the next character, so the repeat never gives back what it took
-        (possessive, which the result cannot tell apart). Otherwise the repeat is bounded:
-        two neighbours sharing members ("l" and "i" both take "1") would each try every
-        split of a long run, and a hostile ad of 200,000 ones took 40 s."""
+        Letters may repeat ("yooung"), up to MAX_REPEAT times; written `c c{0,n}` rather than
+        `c{1,n}` so the regex engine can skip a branch on its first character, which keeps the
+        one-pass trie fast. `free`: no member can also be the next character, so the repeat
+        never gives back what it took (possessive, which the result cannot tell apart).
+        Otherwise it may repeat only MAX_SHARED_REPEAT times: two neighbours sharing members
+        would each try every split of a long run (200,000 ones took 40 s)."""
         body = "".join(sorted(re.escape(c) for c in members))
         cls = body if len(members) == 1 else f"[{body}]"
         if ch.isdigit():
             return cls
-        return f"{cls}{cls}*+" if free else f"{cls}{cls}{{0,{MAX_SHARED_REPEAT}}}"
+        return f"{cls}{cls}{{0,{MAX_REPEAT}}}+" if free else f"{cls}{cls}{{0,{MAX_SHARED_REPEAT}}}"
 
     def phrase_units(self, phrase: str) -> list[str]:
         """A phrase as regex units: letter classes and gaps, ready for the trie."""
@@ -276,12 +281,12 @@ class Folder:
             chars.pop()
         last = len(chars) - 1
         members = [
-            frozenset() if ch is None else self.letter_members(ch, edge=i in (0, last))
-            for i, ch in enumerate(chars)
+            frozenset() if c is None else self.letter_members(c, edge=i in (0, last))
+            for i, c in enumerate(chars)
         ]
         units = []
-        for i, ch in enumerate(chars):
-            if ch is None:
+        for i, c in enumerate(chars):
+            if c is None:
                 units.append(_GAP)
                 continue
             mine = members[i]
@@ -291,7 +296,7 @@ class Folder:
                 free = mine <= _WORD_CHARS and mine.isdisjoint(members[i + 2])
             else:
                 free = mine.isdisjoint(members[i + 1])
-            units.append(self.letter_class(ch, mine, free))
+            units.append(self.letter_class(c, mine, free))
         return units
 
 

@@ -13,9 +13,10 @@ import unicodedata
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import sqlalchemy as sa
+
+from safelight.memo import short_key_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 HIGHLIGHT_OPEN = "\x02"
@@ -110,7 +111,7 @@ _LEAD_TOKENS = 4  # words shown before the first match
 _TOKEN = re.compile(r"[^\W_]+")  # FTS5's unicode61 tokens: letters and digits
 
 
-@lru_cache(maxsize=4096)
+@short_key_cache(4096)
 def _fold(token: str) -> str:
     """A token as unicode61 with remove_diacritics compares it: case and accents dropped."""
     decomposed = unicodedata.normalize("NFKD", token.casefold())

@@ -500,7 +500,7 @@ class Store:
                     )
                 ).all()
             }
-            snippet_of: dict[int, str] = {}
+            snippet_of: dict[int, str | None] = {}
             shown = [int(r.pk) for r in found[:n_snippets]]
             if shown:
                 sql, snip_params = fts.snippets(self.dialect, words, shown)
