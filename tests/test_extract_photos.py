@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 import zlib
 from functools import cache
@@ -289,6 +290,12 @@ def test_limits_guard_against_bombs_and_huge_files(tmp_path: Path) -> None:
         hash_image(data, max_bytes=len(data) - 1)
     with pytest.raises(ImageError, match="cannot read"):
         hash_image(tmp_path / "missing.jpg")
+    # An ad's image path is hostile too: a device would be read forever, a FIFO block.
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo, tmp_path):
+        with pytest.raises(ImageError, match="not a regular file"):
+            hash_image(path)
     # Bombs: headers that promise huge pictures. Refused before a pixel is decoded, both
     # by our own limit and by Pillow's (which we turn into ImageError too).
     for side in (9_000, 30_000):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,10 +168,14 @@ def read_source(source: str | Path | bytes, *, max_bytes: int = DEFAULT_MAX_BYTE
     else:
         path = Path(source)
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise ImageError(f"{path}: {size} bytes is over the {max_bytes} limit")
-            data = path.read_bytes()
+            info = path.stat()
+            # Only a regular file: an ad's "/dev/zero" would be read forever, a FIFO block.
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageError(f"{path}: not a regular file")
+            if info.st_size > max_bytes:
+                raise ImageError(f"{path}: {info.st_size} bytes is over the {max_bytes} limit")
+            with path.open("rb") as fh:
+                data = fh.read(max_bytes + 1)  # bounded even if the file grew since
         except OSError as exc:
             raise ImageError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if len(data) > max_bytes:
