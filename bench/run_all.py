@@ -13,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 FULL = [
     ["bench_stages.py"],
+    ["bench_hostile.py"],
     ["bench_extract.py", "--ads", "20000"],
     ["bench_ingest.py", "--ads", "1000000"],
     ["bench_link.py", "--ads", "100000"],
@@ -23,6 +24,7 @@ FULL = [
     ["bench_load.py"],
 ]
 QUICK = [
+    ["bench_hostile.py", "--chars", "50000"],
     ["bench_extract.py", "--ads", "2000"],
     ["bench_ingest.py", "--ads", "20000"],
     ["bench_link.py", "--ads", "20000"],
