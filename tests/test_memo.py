@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safelight.extract import digits, extract_text
+from safelight.extract import digits, extract_text, phones
 from safelight.extract.places import _norm_token
 from safelight.link import template
 from safelight.link.template import text_signature
@@ -34,3 +34,14 @@ def test_extraction_and_templates_keep_no_long_word() -> None:
     memos = [*digits._WORDS_OF, *digits._NO_WORDS, *template._PIECES]
     assert memos and max(map(len, memos)) <= MAX_KEY_CHARS
     assert _norm_token.cache_info().currsize - before <= 3  # type: ignore[attr-defined]
+
+
+def test_phone_window_memo_keeps_no_long_window() -> None:
+    """A phone line recurs across a poster's ads and is memoised; a hostile ad's single window
+    of thousands of characters is not."""
+    phones.clear_window_memo()
+    phones.find_phones("call 713-555-0142 tonight", "US")
+    assert len(phones._WINDOWS) == 1
+    for body in (":8" * 5_000, "1 " * 5_000, "call 713-555-0142 " * 500):
+        phones.find_phones(body, "US")
+    assert len(phones._WINDOWS) == 1

@@ -122,6 +122,9 @@ def find_phones(text: str, region: str = "US") -> list[Mention]:
 _Found = tuple[int, int, str, str, float, bool, str, str, tuple[str, ...]]
 _WINDOWS: dict[tuple[object, ...], tuple[_Found, ...]] = {}
 _WINDOWS_MAX = 20_000
+# Longer windows are not kept: a phone line is far shorter, and a hostile ad's one window
+# of 200,000 characters, kept 20,000 times over, would hold gigabytes.
+_WINDOW_MEMO_CHARS = 1_000
 _BEHIND = 36  # how far before a number its checks look: context words (32), "+", "("
 _URL_BEHIND = 202  # ...and `_in_url`, back to the last space before the number
 
@@ -186,7 +189,7 @@ def _window_mentions(
         for run in _runs(text, scan(text, start, end, nums, low))
         for m in _run_mentions(text, run, region, nanp, budget)
     ]
-    if budget[0] == before > 0:
+    if budget[0] == before > 0 and hi - lo <= _WINDOW_MEMO_CHARS:
         if len(_WINDOWS) >= _WINDOWS_MAX:
             _WINDOWS.clear()
         _WINDOWS[key] = tuple(
