@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import sqlalchemy as sa
 
@@ -273,6 +275,31 @@ def test_migrations_down_and_up(db_url: str) -> None:
     store_db.downgrade(engine, "base")
     assert store_db.current_revision(engine) is None
     store_db.migrate(engine)
+    assert store_db.current_revision(engine) == store_db.head_revision()
+    engine.dispose()
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(db_url: str) -> None:
+    """Two ingests, or a server's workers, started together on a new database: each used to
+    find no schema and create it, and all but the first failed ("table ads already exists")."""
+    opener = (
+        "import sys\n"
+        "from safelight.store import Store\n"
+        "Store.open(sys.argv[1]).close()\n"
+        "print('opened')\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", opener, db_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [out.strip() for out, _ in results] == ["opened"] * 4, [e[-400:] for _, e in results]
+    engine = store_db.make_engine(db_url)
     assert store_db.current_revision(engine) == store_db.head_revision()
     engine.dispose()
 

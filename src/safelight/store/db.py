@@ -68,12 +68,30 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+# PostgreSQL advisory lock key of migrations (scoring holds ..._0001, linking ..._0002).
+MIGRATE_LOCK_KEY = 0x5AFE1_0003
+
+
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; a no-op when it is already there."""
     if revision == "head" and current_revision(engine) == head_revision():
         return
     with engine.begin() as conn:
+        _one_migrator(conn)
         command.upgrade(_alembic_config(conn), revision)
+
+
+def _one_migrator(conn: sa.Connection) -> None:
+    """Let one process at a time migrate. Two opening a new database at once (two ingests, a
+    server's workers) both found no schema and both created it: the second failed on "table
+    ads already exists". Now the second waits, then reads the schema the first committed and
+    has nothing to do. PostgreSQL: an advisory lock for this transaction, whose DDL is
+    transactional. SQLite: the writer lock, taken before anything is read (the sqlite3 module
+    would otherwise run each CREATE on its own)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
