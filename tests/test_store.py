@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from safelight.records import Ad, Mention, ProcessedAd, Reject
@@ -15,6 +16,7 @@ from safelight.store import db as store_db
 from safelight.store.fts import HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN
 from safelight.store.rows import ad_rows, for_writer
 from safelight.store.schema import photos
+from safelight.store.writer import begin_writing
 
 
 def _item(
@@ -302,6 +304,40 @@ def test_processes_opening_a_new_database_at_once_all_succeed(db_url: str) -> No
     engine = store_db.make_engine(db_url)
     assert store_db.current_revision(engine) == store_db.head_revision()
     engine.dispose()
+
+
+def test_a_writer_waits_out_a_long_one_on_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A link rebuild holds SQLite's writer lock longer than the busy timeout: a batch or a
+    link waiting behind it keeps asking instead of failing with "database is locked"."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    Store.open(url).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); print('held', flush=True)\n"
+            "time.sleep(2); c.execute('COMMIT')\n",
+            str(tmp_path / "w.db"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    engine = store_db.make_engine(url)
+    try:
+        with engine.begin() as conn:  # a short busy timeout: each attempt gives up quickly
+            conn.exec_driver_sql("PRAGMA busy_timeout=100")
+            with pytest.raises(sa.exc.OperationalError, match="locked"):
+                begin_writing(conn, patience_s=0.3)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=100")
+            begin_writing(conn, patience_s=60)  # outlasts the holder
+            conn.execute(sa.text("UPDATE meta SET value = value WHERE 0"))
+    finally:
+        holder.wait(timeout=30)
+        engine.dispose()
 
 
 def test_schema_declares_what_the_migrations_create(store: Store) -> None:

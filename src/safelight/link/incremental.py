@@ -54,6 +54,7 @@ from safelight.store.schema import (
 )
 from safelight.store.statistics import refresh_statistics
 from safelight.store.store import Store, utcnow
+from safelight.store.writer import begin_writing
 
 WATERMARK = "link_watermark"
 _CHUNK = 500  # keys per IN (...) query of an update
@@ -424,12 +425,12 @@ def _one_linker(conn: sa.Connection) -> None:
     """One link transaction at a time (two ingests finishing together): a second would read
     the same watermark, link the same new ads and fail on their template rows. Taken before
     the watermark is read, held to the end of the transaction. PostgreSQL: an advisory lock.
-    SQLite: its writer lock, taken now by a write that changes nothing (reads alone would
-    not take it; a second linker waits up to the busy timeout, 30 s)."""
+    SQLite: its writer lock, taken now (reads alone would not take it), waited for as long
+    as `begin_writing` waits."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LINK_LOCK_KEY})
     else:
-        conn.execute(sa.text("UPDATE meta SET value = value WHERE 0"))
+        begin_writing(conn)
 
 
 def _top(conn: sa.Connection) -> int:

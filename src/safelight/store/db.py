@@ -10,6 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from safelight.store.writer import begin_writing
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -90,8 +92,8 @@ def _one_migrator(conn: sa.Connection) -> None:
     would otherwise run each CREATE on its own)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
-    elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        begin_writing(conn)
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:

@@ -40,6 +40,7 @@ from safelight.store.schema import (
     rejects,
 )
 from safelight.store.statistics import refresh_statistics
+from safelight.store.writer import begin_writing
 
 _IN_CHUNK = 500  # keeps IN (...) lists under every backend's parameter limit
 # What add_batch writes (ads_fts: the text index, made by raw SQL per backend).
@@ -152,6 +153,7 @@ class Store:
         result = BatchResult()
         now = utcnow()
         with self.engine.begin() as conn:
+            begin_writing(conn)  # SQLite: wait out a long link instead of failing after 30 s
             fresh = self._new_items(conn, items)
             result.duplicates = len(items) - len(fresh)
             if fresh:
