@@ -261,6 +261,17 @@ def test_cli_json_summary_lookup_and_search(tmp_path: Path, corpus: Path) -> Non
     assert [a["id"] for a in ranked_all["ads"]] == [a["id"] for a in search["ads"]]
 
 
+def test_cli_database_errors_are_one_line_without_the_batch(tmp_path: Path) -> None:
+    """A database error prints the driver's message, not SQLAlchemy's statement and
+    parameters (for an ingest batch, pages of ad text), and exits 2."""
+    junk = tmp_path / "not-a-database.db"
+    junk.write_text("this is not SQLite\n" * 100)
+    r = _run("search", "hello", "--db", str(junk), check=False)
+    assert r.returncode == 2
+    assert r.stderr.startswith("safelight: database error: file is not a database")
+    assert "Traceback" not in r.stderr and "[SQL:" not in r.stderr
+
+
 def test_cli_extract_stdin_and_text() -> None:
     line = json.dumps(
         {"id": "x1", "body": "call seven one three, five5five, o142 or jade@example.com"}

@@ -339,3 +339,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError) or os.environ.get("SAFELIGHT_DEBUG"):
+            raise
+        # The driver's own message only: SQLAlchemy's would add the statement and its
+        # parameters, which for an ingest batch are pages of ad text.
+        reason = str(getattr(exc, "orig", None) or exc.__class__.__name__).strip()
+        print(f"safelight: database error: {reason}", file=sys.stderr)
+        print("(SAFELIGHT_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 2
