@@ -4,6 +4,7 @@ no inline script and no outside asset."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from safelight.cases import audit, users
 from safelight.settings import Settings
@@ -399,3 +401,21 @@ def test_safelight_serve_runs_the_app(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_locked_database_is_a_503_that_says_why(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite a page view's audit entry waits behind a long ingest or link for the busy
+    timeout (30 s); past it the analyst gets a 503 that says why, not a bare 500."""
+    c = client(env, "ann")
+
+    def locked(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError(
+            "INSERT INTO audit ...", {}, sqlite3.OperationalError("database is locked")
+        )
+
+    monkeypatch.setattr(audit, "record", locked)
+    page = c.get("/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+    assert "busy with a long write" in page.text
+    api = c.get("/api/triage")
+    assert api.status_code == 503 and "busy" in api.json()["detail"]

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
@@ -348,6 +349,20 @@ def _handlers(app: FastAPI) -> None:
         if _is_api(request):
             return JSONResponse({"detail": exc.errors()}, status_code=422)
         return _error(request, 422, "some fields were missing or malformed")
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> Response:
+        # SQLite's one writer: an analyst's write (or the audit entry of a page view) waited
+        # the busy timeout behind a long ingest or link. Say so, rather than a bare 500.
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        response = _error(
+            request,
+            503,
+            "the database is busy with a long write (an ingest or a link): try again in a minute",
+        )
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
