@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from safelight.generate import write_corpus
 from safelight.ingest.pipeline import ingest_paths
+from safelight.ingest.sources import RawRecord
 from safelight.link.incremental import link_new, rebuild
 from safelight.settings import Settings
 from safelight.store import Store
@@ -156,6 +157,36 @@ def test_hostile_input_every_record_stored_or_rejected(tmp_path: Path, db_url: s
     assert huge is not None and len(huge["body"]) <= settings.max_body_chars
     assert ingest_paths([path], store, settings, progress=False, force=True).stored == 0
     assert store.count("rejects") == len(rejects)
+    store.close()
+
+
+def test_heavy_ads_make_smaller_chunks_and_batches(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Chunks close at CHUNK_BYTES of input and batches at BATCH_ROWS mention and hit rows,
+    so ads of 200,000 characters with thousands of mentions each cannot pile up in a worker
+    or in the writer; nothing is lost or stored twice for it."""
+    from safelight.ingest import pipeline
+
+    recs = [RawRecord("a.jsonl", i, {}, b"x" * size, None) for i, size in enumerate([10] * 5)]
+    assert [len(c) for c in pipeline._chunked(recs, n=3, most_bytes=1_000)] == [3, 2]
+    heavy = [RawRecord("a.jsonl", i, {}, b"x" * 400, None) for i in range(5)]
+    assert [len(c) for c in pipeline._chunked(heavy, n=250, most_bytes=1_000)] == [3, 2]
+
+    path = tmp_path / "heavy.jsonl"
+    body = "call 713-555-0142, 713-555-0143 or 713-555-0144. " * 40  # 120 phone mentions
+    path.write_text(
+        "".join(json.dumps({"id": f"h{i}", "body": f"{i} {body}"}) + "\n" for i in range(12))
+    )
+    monkeypatch.setattr(pipeline, "CHUNK_BYTES", 5_000)  # two such ads
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 300)  # about three
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = Store.open(url)
+    batches: list[int] = []
+    settings = Settings.from_env(db=url, workers=1, batch_size=2_000)
+    summary = ingest_paths(
+        [path], store, settings, progress=False, on_batch=lambda _s, pks: batches.append(len(pks))
+    )
+    assert (summary.read, summary.stored) == (12, 12) and store.count() == 12
+    assert sum(batches) == 12 and len(batches) >= 4  # flushed by rows, not by batch_size
     store.close()
 
 

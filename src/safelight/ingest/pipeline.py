@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,13 @@ from safelight.stages import StageConfig, process_chunk
 from safelight.store import Checkpoint, Store
 from safelight.store.rows import for_writer
 
-CHUNK = 250  # records per task sent to a worker
+CHUNK = 250  # records per task sent to a worker...
+# ...or fewer, once their input reaches this many bytes: a worker holds a whole chunk's
+# results, and an ad of 200,000 characters can carry tens of thousands of mentions (250 such
+# ads took 450 MB per worker, and the writer as much again).
+CHUNK_BYTES = 256 * 1024
+# A batch is written once it holds this many mention and hit rows, even short of batch_size.
+BATCH_ROWS = 100_000
 
 
 @dataclass
@@ -63,9 +68,17 @@ def source_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _chunked(it: Iterable[RawRecord], n: int) -> Iterator[list[RawRecord]]:
-    it = iter(it)
-    while chunk := list(islice(it, n)):
+def _chunked(records: Iterable[RawRecord], n: int, most_bytes: int) -> Iterator[list[RawRecord]]:
+    """Chunks of up to `n` records, closed early once their raw input reaches `most_bytes`."""
+    chunk: list[RawRecord] = []
+    size = 0
+    for rec in records:
+        chunk.append(rec)
+        size += len(rec.raw)
+        if len(chunk) >= n or size >= most_bytes:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
         yield chunk
 
 
@@ -76,7 +89,7 @@ def _processed_chunks(
 
     The window holds a whole batch more than the workers need, so they keep working while the
     writer stores a batch instead of idling until it asks for the next chunk."""
-    chunks = _chunked(records, CHUNK)
+    chunks = _chunked(records, CHUNK, CHUNK_BYTES)
     if workers <= 1:
         for chunk in chunks:
             yield process_chunk(chunk, cfg)
@@ -94,6 +107,13 @@ def _processed_chunks(
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
+
+
+def _child_rows(item: ProcessedAd) -> int:
+    """The mention and hit rows an item brings to its batch (what makes an ad heavy)."""
+    if item.rows is not None:
+        return len(item.rows.mentions) + len(item.rows.hits)
+    return len(item.mentions) + len(item.hits)
 
 
 def _process_for_writer(chunk: list[RawRecord], cfg: StageConfig) -> list[ProcessedAd | Reject]:
@@ -181,8 +201,11 @@ def _ingest_one(
     position = done
     batch: list[ProcessedAd] = []
     batch_rejects: list[Reject] = []
+    batch_rows = 0
 
     def flush(complete: bool) -> None:
+        nonlocal batch_rows
+        batch_rows = 0
         cp = Checkpoint(source, fingerprint, position, complete)
         result = store.add_batch(batch, batch_rejects, cp)
         counts["stored"] += result.stored
@@ -201,10 +224,11 @@ def _ingest_one(
                     batch_rejects.append(item)
                 else:
                     batch.append(item)
+                    batch_rows += _child_rows(item)
             counts["read"] += len(results)
             if bar is not None:
                 bar.update(len(results))
-            if len(batch) + len(batch_rejects) >= settings.batch_size:
+            if len(batch) + len(batch_rejects) >= settings.batch_size or batch_rows >= BATCH_ROWS:
                 flush(complete=False)
         flush(complete=True)
     finally:
