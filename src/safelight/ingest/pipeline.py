@@ -28,8 +28,9 @@ CHUNK = 250  # records per task sent to a worker...
 # results, and an ad of 200,000 characters can carry tens of thousands of mentions (250 such
 # ads took 450 MB per worker, and the writer as much again).
 CHUNK_BYTES = 256 * 1024
-# A batch is written once it holds this many mention and hit rows, even short of batch_size.
-BATCH_ROWS = 100_000
+# A batch is written once it holds this many mention and hit rows, even short of batch_size
+# (an ordinary ad brings about 11).
+BATCH_ROWS = 50_000
 
 
 @dataclass
