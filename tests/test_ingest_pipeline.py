@@ -166,10 +166,10 @@ def test_heavy_ads_make_smaller_chunks_and_batches(tmp_path: Path, monkeypatch) 
     or in the writer; nothing is lost or stored twice for it."""
     from safelight.ingest import pipeline
 
-    recs = [RawRecord("a.jsonl", i, {}, b"x" * size, None) for i, size in enumerate([10] * 5)]
-    assert [len(c) for c in pipeline._chunked(recs, n=3, most_bytes=1_000)] == [3, 2]
+    light = [RawRecord("a.jsonl", i, {}, b"x" * 10, None) for i in range(5)]
+    assert [len(c) for c in pipeline._chunked(light, n=3, most_bytes=1_000)] == [3, 2]  # by count
     heavy = [RawRecord("a.jsonl", i, {}, b"x" * 400, None) for i in range(5)]
-    assert [len(c) for c in pipeline._chunked(heavy, n=250, most_bytes=1_000)] == [3, 2]
+    assert [len(c) for c in pipeline._chunked(heavy, n=250, most_bytes=1_000)] == [3, 2]  # bytes
 
     path = tmp_path / "heavy.jsonl"
     body = "call 713-555-0142, 713-555-0143 or 713-555-0144. " * 40  # 120 phone mentions
