@@ -54,7 +54,7 @@ from safelight.store.schema import (
 )
 from safelight.store.statistics import refresh_statistics
 from safelight.store.store import Store, utcnow
-from safelight.store.writer import begin_writing
+from safelight.store.writer import one_at_a_time
 
 WATERMARK = "link_watermark"
 _CHUNK = 500  # keys per IN (...) query of an update
@@ -427,10 +427,7 @@ def _one_linker(conn: sa.Connection) -> None:
     the watermark is read, held to the end of the transaction. PostgreSQL: an advisory lock.
     SQLite: its writer lock, taken now (reads alone would not take it), waited for as long
     as `begin_writing` waits."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LINK_LOCK_KEY})
-    else:
-        begin_writing(conn)
+    one_at_a_time(conn, LINK_LOCK_KEY)
 
 
 def _top(conn: sa.Connection) -> int:

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from safelight.store.writer import begin_writing
+from safelight.store.writer import one_at_a_time
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -90,10 +90,7 @@ def _one_migrator(conn: sa.Connection) -> None:
     has nothing to do. PostgreSQL: an advisory lock for this transaction, whose DDL is
     transactional. SQLite: the writer lock, taken before anything is read (the sqlite3 module
     would otherwise run each CREATE on its own)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
-    else:
-        begin_writing(conn)
+    one_at_a_time(conn, MIGRATE_LOCK_KEY)
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:

@@ -31,3 +31,13 @@ def begin_writing(conn: sa.Connection, patience_s: float = WRITER_PATIENCE_S) ->
         except sa.exc.OperationalError as exc:
             if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
                 raise
+
+
+def one_at_a_time(conn: sa.Connection, pg_lock_key: int) -> None:
+    """Let this transaction alone do its job across processes until it ends: PostgreSQL by
+    the advisory lock `pg_lock_key`, SQLite by its writer lock (`begin_writing`). Must come
+    before the transaction's first statement."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": pg_lock_key})
+    else:
+        begin_writing(conn)
