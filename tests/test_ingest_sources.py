@@ -367,6 +367,113 @@ def test_truncated_warc_is_a_record_not_a_crash(tmp_path: Path, name: str) -> No
     assert all(r.error is None for r in recs[:-1])
 
 
+def _page_record(uri: str, body: bytes, gz: bool, http: bytes | None = None) -> bytes:
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=gz)
+    if http is None:
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(
+            writer.create_warc_record(
+                uri, "response", payload=io.BytesIO(body), http_headers=headers
+            )
+        )
+    else:  # the HTTP message as given, headers and all
+        writer.write_record(
+            writer.create_warc_record(
+                uri,
+                "response",
+                payload=io.BytesIO(http + body),
+                warc_content_type="application/http; msgtype=response",
+            )
+        )
+    return out.getvalue()
+
+
+def _between_pages(path: Path, middle: bytes, gz: bool) -> Path:
+    """A page, then `middle` (its own gzip member in a .gz), then another page."""
+    first = _page_record("https://listings.example.com/ad/1", b"<title>One</title><p>1</p>", gz)
+    last = _page_record("https://listings.example.com/ad/2", b"<title>Two</title><p>2</p>", gz)
+    path.write_bytes(first + (gzip.compress(middle) if gz else middle) + last)
+    return path
+
+
+HOSTILE_WARC_PARTS = {
+    "a 20 MB header line": b"WARC/1.0\r\nWARC-Type: response\r\nX-Junk: "
+    + b"a" * 20_000_000
+    + b"\r\n\r\n",
+    "a million short header lines": b"WARC/1.0\r\n" + b"X-J: a\r\n" * 1_000_000 + b"\r\n",
+    "20 MB of junk with no line break": b"a" * 20_000_000,
+}
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["warc", "warc.gz"])
+@pytest.mark.parametrize("what", list(HOSTILE_WARC_PARTS))
+def test_warc_hostile_headers_are_a_reject_in_bounded_memory(
+    tmp_path: Path, what: str, gz: bool
+) -> None:
+    """warcio joins a header line whole (20 MB took 4 s, quadratic) and keeps every header
+    line (a million took 200 MB): a header block is bounded, and what follows is reported."""
+    import tracemalloc
+
+    path = _between_pages(
+        tmp_path / ("h.warc.gz" if gz else "h.warc"), HOSTILE_WARC_PARTS[what], gz
+    )
+    tracemalloc.start()
+    try:
+        recs = records(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # a .gz: warcio inflates one 16 KB block at a time, up to zlib's ~1,000:1 at once
+    assert peak < (64_000_000 if gz else 16_000_000)
+    assert recs[0].error is None and recs[0].data is not None
+    assert recs[-1].error is not None and "unreadable from here on" in recs[-1].error
+    assert len(recs[-1].error) < 500
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["warc", "warc.gz"])
+@pytest.mark.parametrize(
+    ("length_line", "said"),
+    [
+        (b"", "no Content-Length header"),
+        (b"Content-Length: lots\r\n", "'lots' is not a byte count"),
+    ],
+)
+def test_warc_record_without_a_length_is_reported_not_swallowed(
+    tmp_path: Path, gz: bool, length_line: bytes, said: str
+) -> None:
+    """Without a length warcio reads the rest of the file as this record's body: every later
+    record would vanish without a word."""
+    head = b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: https://listings.example.com/x\r\n"
+    middle = head + length_line + b"\r\nHTTP/1.1 200 OK\r\n\r\n"
+    recs = records(_between_pages(tmp_path / ("n.warc.gz" if gz else "n.warc"), middle, gz))
+    assert [r.error is None for r in recs] == [True, False]
+    assert said in (recs[1].error or "") and "record 2" in (recs[1].error or "")
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["warc", "warc.gz"])
+def test_warc_record_without_a_type_is_rejected_and_reading_goes_on(
+    tmp_path: Path, gz: bool
+) -> None:
+    middle = b"WARC/1.0\r\nContent-Length: 4\r\n\r\nabcd\r\n\r\n"
+    recs = records(_between_pages(tmp_path / ("t.warc.gz" if gz else "t.warc"), middle, gz))
+    assert [r.error for r in recs] == [None, "WARC record has no WARC-Type header", None]
+    assert recs[2].data is not None and recs[2].data["url"].endswith("/ad/2")
+
+
+def test_warc_page_in_many_chunks_is_read_whole(tmp_path: Path) -> None:
+    """Chunk-size lines come back to back with the chunks between them: not a header block."""
+    title = b"<title>Nine</title>"
+    chunks = b"13\r\n" + title + b"\r\n"
+    chunks += b"".join(b"8\r\n<b>x</b>\r\n" for _ in range(100_000)) + b"0\r\n\r\n"
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+    path = tmp_path / "chunked.warc"
+    path.write_bytes(_page_record("https://other.example.org/ad/9", chunks, False, http))
+    (rec,) = records(path)
+    assert rec.error is None and rec.data is not None
+    assert rec.data["title"] == "Nine" and rec.data["body"].count("x") == 100_000
+
+
 def test_every_record_ends_as_ad_or_reject(tmp_path: Path) -> None:
     lines = [json.dumps(AD).encode(), b"{bad", b"[]", b'{"title": ""}', b'{"body": "ok"}']
     out = [normalise(r) for r in records(write_lines(tmp_path / "mix.jsonl", lines))]

@@ -26,6 +26,7 @@ from safelight.ingest.recipes import RecipeBook, apply, decode_html, page_url
 DEFAULT_MAX_RECORD_BYTES = 8_000_000
 _PREFIX_BYTES = 4096  # what an over-limit record keeps as its `raw` (for the excerpt)
 _DRAIN_CHUNK = 1 << 20
+_REASON_CHARS = 300
 _JSON_TYPES = {
     list: "a JSON array",
     str: "a JSON string",
@@ -102,7 +103,10 @@ def _open_binary(p: Path) -> IO[bytes]:
 
 def _broken(source: str, line: int, exc: BaseException, what: str) -> RawRecord:
     """The record standing for the unreadable rest of a file (truncated gzip, bad WARC)."""
-    reason = f"{what} unreadable from here on: {type(exc).__name__}: {exc}"
+    said = str(exc)  # warcio quotes the offending line whole
+    if len(said) > _REASON_CHARS:
+        said = said[:_REASON_CHARS] + "…"
+    reason = f"{what} unreadable from here on: {type(exc).__name__}: {said}"
     return RawRecord(source, line, None, b"", reason)
 
 
@@ -433,11 +437,65 @@ def _page_record(
 # --- WARC ------------------------------------------------------------------------------
 
 
+# A WARC or HTTP header block past this is hostile, not a crawl: servers and crawlers keep
+# headers to tens of kilobytes.
+WARC_HEADER_BYTES = 1 << 18
+
+
+class WarcHeaderTooLong(ValueError):
+    pass
+
+
+def _bound_header_blocks(reader: Any, most: int) -> None:
+    """Make warcio's reader refuse a header block longer than `most` bytes.
+
+    warcio reads a header line whole, joining a long one piece by piece: one 20 MB line took
+    4 s and a 300 MB one many minutes, and three million short lines took 600 MB. Lines read
+    back to back, with no blank line or body read between them, count as one block."""
+    readline, read = reader.readline, reader.read
+    block = 0
+
+    def bounded_readline(length: int | None = None) -> bytes:
+        nonlocal block
+        room = most - block + 1
+        line: bytes = readline(room if length is None else min(length, room))
+        block = 0 if not line.strip() else block + len(line)
+        if block > most:
+            raise WarcHeaderTooLong(f"a header block longer than {most:,} bytes")
+        return line
+
+    def body_read(*args: Any) -> bytes:
+        nonlocal block
+        block = 0
+        data: bytes = read(*args)
+        return data
+
+    reader.readline, reader.read = bounded_readline, body_read
+
+
+def _content_length_problem(record: Any) -> str | None:
+    """Why a WARC record's length cannot be trusted: without one, warcio reads the rest of
+    the file as its body, and every later record would vanish into it."""
+    if record.format != "warc":
+        return None
+    length = record.rec_headers.get_header("Content-Length")
+    if length is None:
+        return "it has no Content-Length header"
+    if not length.strip().isascii() or not length.strip().isdigit():
+        return f"its Content-Length {length[:40]!r} is not a byte count"
+    return None
+
+
 def _iter_warc(p: Path, book: RecipeBook, limit: int) -> Iterator[RawRecord]:
     from warcio.archiveiterator import ArchiveIterator
 
     with p.open("rb") as fh:
         records = ArchiveIterator(fh)
+        _bound_header_blocks(records.reader, WARC_HEADER_BYTES)
+        # warcio's warning would print the junk after a record whole, up to the bound above
+        records.INC_RECORD = (
+            "  WARNING: a WARC record at byte {0} is not followed by a blank line\n"
+        )
         index = 0
         end = 0  # where the last complete record ended
         while True:
@@ -448,6 +506,14 @@ def _iter_warc(p: Path, book: RecipeBook, limit: int) -> Iterator[RawRecord]:
                 break
             except Exception as exc:  # corrupt archive: warcio raises various errors
                 yield _broken(str(p), index, exc, "WARC")
+                return
+            problem = _content_length_problem(record)
+            if problem is not None:
+                reason = (
+                    f"WARC unreadable from here on: record {index} (byte {end:,}) cannot be "
+                    f"split from the records after it: {problem}"
+                )
+                yield RawRecord(f"{p}#{end}", index, None, b"", reason)
                 return
             try:
                 found = _warc_record(p, index, records, record, book, limit)
@@ -471,6 +537,10 @@ def _iter_warc(p: Path, book: RecipeBook, limit: int) -> Iterator[RawRecord]:
 def _warc_record(
     p: Path, index: int, records: Any, record: Any, book: RecipeBook, limit: int
 ) -> RawRecord | None:
+    if record.rec_type is None:  # not a WARC record: say so rather than skip it
+        records.read_to_end(record)
+        source = f"{p}#{records.get_record_offset()}"
+        return RawRecord(source, index, None, b"", "WARC record has no WARC-Type header")
     if record.rec_type != "response" or record.http_headers is None:
         return None
     ctype = record.http_headers.get_header("Content-Type") or ""
