@@ -90,6 +90,22 @@ def test_pairs_within_equals_exhaustive_scan(index: PhotoIndex, codes: np.ndarra
     assert np.array_equal(index.pairs_within(r, method="scan"), got)
 
 
+def test_pairs_within_large_ids_take_the_unpacked_path_with_the_same_answer(
+    codes: np.ndarray,
+) -> None:
+    """Ids up to 2**27 go packed into one int64 per pair (the 1M-ad rebuild's memory);
+    larger ones the three-array path: both give the same pairs, several photos per id."""
+    ids = np.arange(len(codes)) // 2  # two photos per id: pairs between ids, best distance
+    small, large = PhotoIndex(), PhotoIndex()
+    small.add_codes(ids, codes)
+    large.add_codes(ids + (1 << 40), codes)
+    got = small.pairs_within(31)
+    assert len(got) > 50 and (got[:, 0] < got[:, 1]).all()
+    shifted = large.pairs_within(31)
+    shifted[:, :2] -= 1 << 40
+    assert np.array_equal(shifted, got)
+
+
 def test_fast_pairs_within_is_exact_to_15_and_a_subset_beyond(index: PhotoIndex) -> None:
     exact = {tuple(p) for p in index.pairs_within(31).tolist()}
     fast = {tuple(p) for p in index.pairs_within(31, exact=False).tolist()}

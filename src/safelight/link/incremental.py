@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from safelight.heap import release_free_memory
 from safelight.link import template as tpl
 from safelight.link.arrays import dense_ids, first_of_each, ranges, unique
 from safelight.link.assign import BLOCK, LeaderIndex, assign_block, join_count
@@ -457,9 +458,14 @@ def _link(conn: sa.Connection, watermark: int, settings: Settings) -> LinkSummar
         )
         summary.new_ads = len(new_pks)
         if summary.new_ads:
+            # Each step's arrays are gone when it returns; their memory goes back too, so
+            # that the steps' peaks do not stack up (release_free_memory).
+            release_free_memory()
             _assign_templates(conn, watermark, top, settings, summary)
+            release_free_memory()
             summary.photo_links = link_photos(conn, watermark, top, settings)
             summary.hash_matches = match_new_photos(conn, watermark, top, settings)
+            release_free_memory()
             if full:
                 _link_all(conn, new_pks[:, 0], settings, summary)
             else:

@@ -38,7 +38,9 @@ _NCHUNK = 256 // _CHUNK_BITS
 _MAX_FLIPS = 2  # multi-index hashing covers distances up to 16 * 3 - 1 = 47
 _MAX_HASHED_DISTANCE = _CHUNK_BITS * (_MAX_FLIPS + 1) - 1
 _FORMAT_VERSION = 1
-_BATCH_CANDIDATES = 4_000_000  # candidate pairs verified per numpy step (~300 MB peak)
+# Candidate pairs verified per numpy step: ~335 MB peak for the 1M-ad join, 14 s (4,000,000:
+# 550 MB, 16.5 s; smaller steps stay in cache).
+_BATCH_CANDIDATES = 1_000_000
 _JOIN_MIN_QUERIES = 512  # small index: from here on one join beats that many scans
 _JOIN_MIN_QUERIES_LARGE = 50_000  # large index: lookups win below this (bench_photos.py)
 _LOOKUP_MIN_ROWS = 65_536  # below this a FAISS scan is as fast as a lookup (~0.2 ms)
@@ -229,7 +231,10 @@ class PhotoIndex:
             b, dist = rows.astype(np.int64), dist.astype(np.int64)
         else:
             nflip = r // _CHUNK_BITS if exact else max(0, r // _CHUNK_BITS - 1)
-            a, b, dist = _mih_join(codes, None, r, nflip)
+            pieces = _mih_join_pieces(codes, None, r, nflip)
+            if _packable(self.ids):
+                return _packed_pairs(self.ids, pieces)
+            a, b, dist = _joined(pieces, True)
         ia, ib = self.ids[a], self.ids[b]  # in place from here: millions of pairs at 1M ads
         del a, b
         keep = ia != ib
@@ -369,22 +374,61 @@ def best_per_key(
     if len(k1) == 0:
         return k1.astype(np.int64), k2.astype(np.int64), dist.astype(np.int64)
     if min(k1.min(), k2.min(), dist.min()) >= 0 and max(k1.max(), k2.max()) < 1 << 27:
-        # One int64 per row (k1, k2, distance: 27 + 27 + 9 bits) sorts several times
-        # faster than a three-key lexsort: millions of pairs at 1M ads.
-        key = k1.astype(np.int64)  # built in place: one array of the pairs' length
-        key <<= 36
-        key |= k2.astype(np.int64) << 9
-        key |= dist
-        key.sort()
-        new = np.ones(len(key), dtype=bool)
-        new[1:] = (key[1:] >> 9) != (key[:-1] >> 9)
-        key = key[new]
-        return key >> 36, (key >> 9) & ((1 << 27) - 1), key & 511
+        return _best_of_packed(_pack(k1, k2, dist))
     first = np.lexsort((dist, k2, k1))
     k1, k2, dist = k1[first], k2[first], dist[first]
     new = np.ones(len(k1), dtype=bool)
     new[1:] = (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
     return k1[new].astype(np.int64), k2[new].astype(np.int64), dist[new].astype(np.int64)
+
+
+# One int64 per pair (k1, k2, distance: 27 + 27 + 9 bits) sorts several times faster than a
+# three-key lexsort (millions of pairs at 1M ads), and takes 8 bytes instead of 24.
+_KEY_BITS = 27
+_DIST_BITS = 9
+
+
+def _packable(ids: np.ndarray) -> bool:
+    return not len(ids) or (int(ids.min()) >= 0 and int(ids.max()) < 1 << _KEY_BITS)
+
+
+def _pack(k1: np.ndarray, k2: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    key = k1.astype(np.int64)  # built in place: one array of the pairs' length
+    key <<= _KEY_BITS + _DIST_BITS
+    key |= k2.astype(np.int64) << _DIST_BITS
+    key |= dist
+    return key
+
+
+def _best_of_packed(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k1, k2, smallest distance) per pair of packed keys, sorted by k1, k2. Sorts `key`."""
+    key.sort()
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = (key[1:] >> _DIST_BITS) != (key[:-1] >> _DIST_BITS)
+    key = key[new]
+    k2 = (key >> _DIST_BITS) & ((1 << _KEY_BITS) - 1)
+    return key >> (_KEY_BITS + _DIST_BITS), k2, key & ((1 << _DIST_BITS) - 1)
+
+
+def _packed_pairs(
+    ids: np.ndarray, pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """`pairs_within`'s answer from the join's pieces of row pairs, each piece turned into
+    packed id pairs as it is taken, so the rows of every raw pair are never all held as
+    int64 at once: 7 million raw pairs at 1M ads took ~400 MB that way, ~190 MB this way."""
+    keys = []
+    while pieces:
+        qa, bb, dist = pieces.pop()
+        ia, ib = ids[qa], ids[bb]
+        keep = ia != ib
+        ia, ib, dist = ia[keep], ib[keep], dist[keep]
+        keys.append(_pack(np.minimum(ia, ib), np.maximum(ia, ib, out=ib), dist))
+    if not keys:
+        return np.zeros((0, 3), np.int64)
+    key = np.concatenate(keys)
+    del keys
+    lo, hi, dist = _best_of_packed(key)
+    return np.stack([lo, hi, dist], axis=1) if len(lo) else np.zeros((0, 3), np.int64)
 
 
 # ---------------------------------------------------------------- multi-index hashing join
@@ -406,13 +450,35 @@ def _mih_join(
     queries: np.ndarray, base: np.ndarray | None, max_distance: int, nflip: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query row, base row, distance) for all pairs within max_distance, as int32 rows
-    and uint16 distances (int64 rows beyond 2**31).
+    and uint16 distances (int64 rows beyond 2**31); see `_mih_join_pieces`."""
+    return _joined(_mih_join_pieces(queries, base, max_distance, nflip), base is None)
+
+
+def _joined(
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]], self_join: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), empty.copy()
+    qa = np.concatenate([f[0] for f in found])
+    bb = np.concatenate([f[1] for f in found])
+    dist = np.concatenate([f[2] for f in found])
+    if self_join:
+        qa, bb = np.minimum(qa, bb), np.maximum(qa, bb)
+    return qa, bb, dist
+
+
+def _mih_join_pieces(
+    queries: np.ndarray, base: np.ndarray | None, max_distance: int, nflip: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pieces of (query row, base row, distance) for all pairs within max_distance, as
+    int32 rows and uint16 distances (int64 rows beyond 2**31).
 
     Exact when nflip >= max_distance // 16 (pigeonhole over the 16 chunks); with fewer
     flips, pairs that differ in every chunk by more than nflip bits are missed.
 
-    With base None it is a self-join of `queries` returning each unordered pair once
-    (row a < row b). A pair is reported only from the first chunk in which it is a
+    With base None it is a self-join of `queries` returning each unordered pair once, in
+    either order (`_joined` puts the smaller row first). A pair is reported only from the first chunk in which it is a
     candidate, so none is reported twice. Work happens in bucket-sorted order so the
     candidate look-ups read memory almost sequentially.
     """
@@ -477,15 +543,7 @@ def _mih_join(
                             dist.astype(np.uint16),
                         )
                     )
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
-    qa = np.concatenate([f[0] for f in found])
-    bb = np.concatenate([f[1] for f in found])
-    dist = np.concatenate([f[2] for f in found])
-    if self_join:
-        qa, bb = np.minimum(qa, bb), np.maximum(qa, bb)
-    return qa, bb, dist
+    return found
 
 
 def _columns(rows: np.ndarray) -> list[np.ndarray]:
