@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -145,12 +147,18 @@ def _write_snapshot(conn: sa.Connection, upto: int, stored: _Hashes, search_only
         search_ids=search_only.ids,
         search_codes=search_only.codes,
     )
+    blob = buf.getbuffer()
     conn.execute(sa.delete(photo_snapshot))
-    conn.execute(
-        sa.insert(photo_snapshot).values(
-            id=1, upto_pk=upto, n_rows=_rows_upto(conn, upto), hashes=buf.getbuffer()
-        )
-    )
+    row = {"id": 1, "upto_pk": upto, "n_rows": _rows_upto(conn, upto)}
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.insert(photo_snapshot).values(**row, hashes=blob))
+        return
+    # SQLite keeps a bound parameter's copy with the cached statement until it runs again:
+    # ~100 MB at 1M ads, held to the end of the link. Written in place through blob I/O.
+    conn.execute(sa.insert(photo_snapshot).values(**row, hashes=sa.func.zeroblob(len(blob))))
+    raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+    with raw.blobopen(photo_snapshot.name, "hashes", 1) as out:
+        out.write(blob)
 
 
 def _rows_upto(conn: sa.Connection, upto: int) -> int:
