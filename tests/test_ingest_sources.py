@@ -412,7 +412,7 @@ def test_warc_hostile_headers_are_a_reject_in_bounded_memory(
     tmp_path: Path, what: str, gz: bool
 ) -> None:
     """warcio joins a header line whole (20 MB took 4 s, quadratic) and keeps every header
-    line (a million took 200 MB): a header block is bounded, and what follows is reported."""
+    line (three million took 600 MB): a header block is bounded, and what follows is reported."""
     import tracemalloc
 
     path = _between_pages(
