@@ -479,8 +479,8 @@ def _mih_join_pieces(
 
     With base None it is a self-join of `queries` returning each unordered pair once, in
     either order (`_joined` puts the smaller row first). A pair is reported only from the
-    first chunk in which it is a candidate, so none is reported twice. Work happens in bucket-sorted order so the
-    candidate look-ups read memory almost sequentially.
+    first chunk in which it is a candidate, so none is reported twice. Work happens in
+    bucket-sorted order so the candidate look-ups read memory almost sequentially.
     """
     self_join = base is None
     queries = np.ascontiguousarray(queries)
