@@ -11,7 +11,6 @@ large one (up to 32 MB), so a step's temporaries pile up in the heap as it runs:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 _M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
@@ -21,7 +20,7 @@ BIG_BLOCK_BYTES = 1 << 20
 @functools.cache
 def _glibc() -> ctypes.CDLL | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc = ctypes.CDLL(None)  # the C library this process already has loaded
         libc.malloc_trim, libc.mallopt  # noqa: B018 - glibc only
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to do
         return None

@@ -481,7 +481,7 @@ def _content_length_problem(record: Any) -> str | None:
     length = record.rec_headers.get_header("Content-Length")
     if length is None:
         return "it has no Content-Length header"
-    if not length.strip().isascii() or not length.strip().isdigit():
+    if not (digits := length.strip()).isascii() or not digits.isdigit():
         return f"its Content-Length {length[:40]!r} is not a byte count"
     return None
 
